@@ -1,0 +1,81 @@
+"""presence_app: agent presence and typing for customer-support consoles."""
+import logging
+import os
+import socket
+import uuid
+
+from flask import Flask
+from sqlalchemy import event
+
+from . import cli, config, errors
+from .extensions import db, jwt, limiter, migrate, socketio
+
+
+def create_app(env=None, role="web"):
+    """Build the app: role "web" serves HTTP and Socket.IO, "worker" runs jobs."""
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.update(config.from_env(os.environ if env is None else env, app.instance_path))
+    app.config["PROCESS_ID"] = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    app.url_map.strict_slashes = False
+    register_logging(app)
+    register_extensions(app)
+    register_socketio(app, role)
+    register_blueprints(app)
+    errors.init_app(app)
+    cli.init_app(app)
+    return app
+
+
+def register_logging(app):
+    """Log to stderr at LOG_LEVEL, as a Heroku-style process should."""
+    logging.basicConfig(level=app.config["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def register_extensions(app):
+    """Bind the database, migrations, JWT and rate limiter."""
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
+        os.makedirs(app.instance_path, exist_ok=True)
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
+    jwt.init_app(app)
+    errors.init_jwt(jwt)
+    limiter.init_app(app)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            _tune_sqlite(db.engine)
+
+
+def _tune_sqlite(engine):
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None  # SQLAlchemy issues BEGIN itself, below
+        for pragma in ("journal_mode=WAL", "busy_timeout=15000", "foreign_keys=ON", "synchronous=NORMAL"):
+            dbapi_connection.execute(f"PRAGMA {pragma}")
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection):
+        # Take the write lock up front: several processes share the file, and a
+        # deferred transaction that upgrades to a writer fails instead of waiting.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def register_socketio(app, role):
+    """Bind Socket.IO: a full server for web, a write-only emitter through Redis for the worker."""
+    queue = app.config["REDIS_URL"]
+    if role == "worker":
+        if not queue:
+            raise config.ConfigError("the worker needs REDIS_URL (embedded mode runs jobs in the web process)")
+        socketio.init_app(None, message_queue=queue, async_mode="threading")
+        return
+    socketio.init_app(app, message_queue=queue, async_mode=app.config["ASYNC_MODE"],
+                      cors_allowed_origins=app.config["CORS_ALLOWED_ORIGINS"],
+                      logger=False, engineio_logger=False)
+    from . import sockets  # noqa: F401  (handlers register on socketio)
+
+
+def register_blueprints(app):
+    """Mount the REST API, the health check and the console page."""
+    from .api import bp as api_bp
+    from .api.health import health_bp
+    app.register_blueprint(api_bp)
+    app.register_blueprint(health_bp)

@@ -1,0 +1,13 @@
+"""GET /health: liveness without auth, and whether the database and Redis answer."""
+from flask import Blueprint
+
+from ..services.health import check
+
+health_bp = Blueprint("health", __name__)
+
+
+@health_bp.get("/health")
+def health():
+    """Say whether the process, its database and (when used) Redis answer."""
+    report = check()
+    return report, 200 if report["status"] == "ok" else 503

@@ -1,0 +1,20 @@
+"""Typing endpoints: POST starts or renews, DELETE stops."""
+from flask import request
+
+from ..schemas import ChatIn, load, load_json
+from ..services import typing
+from . import bp, caller
+
+
+@bp.post("/typing/")
+def start():
+    """I am typing in a chat (repeat to renew)."""
+    body = load_json(ChatIn, request.get_data())
+    return typing.start(caller(), body["chat_id"])
+
+
+@bp.delete("/typing/")
+def stop():
+    """I stopped typing in a chat."""
+    query = load(ChatIn, request.args.to_dict())
+    return typing.stop(caller(), query["chat_id"])

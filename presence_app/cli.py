@@ -1,0 +1,48 @@
+"""flask commands: provisioning agents for standalone login."""
+import click
+from flask import current_app
+
+from .errors import AppError
+from .services import identity
+
+DEMO_AGENTS = (
+    ("ana@example.com", "Ana Souza", "supervisor"),
+    ("joao@example.com", "João Silva", "agent"),
+    ("maria@example.com", "Maria Lima", "agent"),
+)
+DEMO_PASSWORD = "presence-demo"
+
+
+def init_app(app):
+    """Register the commands on the app."""
+    app.cli.add_command(create_agent)
+    app.cli.add_command(demo_agents)
+
+
+@click.command("create-agent")
+@click.option("--email", required=True, help="Login email.")
+@click.option("--name", required=True, help="Display name shown to colleagues.")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True, help="At least 8 characters.")
+@click.option("--org", default="default", show_default=True, help="Tenant.")
+@click.option("--role", type=click.Choice(["agent", "supervisor"]), default="agent", show_default=True)
+@click.option("--id", "agent_id", type=click.IntRange(min=1), help="Agent id (default: next free).")
+def create_agent(email, name, password, org, role, agent_id):
+    """Create an agent who can log in with POST /api/v1/auth/token."""
+    try:
+        new_id = identity.create_agent(email, name, password, org=org, role=role, agent_id=agent_id)
+    except AppError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"created agent {new_id} ({email}, org {org}, role {role})")
+
+
+@click.command("demo-agents")
+def demo_agents():
+    """Create the demo agents of embedded mode (development only) and print their logins."""
+    if current_app.config["APP_ENV"] != "development":
+        raise click.ClickException("demo agents exist only with APP_ENV=development")
+    for email, name, role in DEMO_AGENTS:
+        try:
+            identity.create_agent(email, name, DEMO_PASSWORD, role=role)
+        except AppError:
+            pass  # already there from an earlier run
+        click.echo(f"  demo login: {email} / {DEMO_PASSWORD} ({name}, {role})")

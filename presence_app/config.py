@@ -1,0 +1,98 @@
+"""Configuration: read once from the environment, validated, handed to Flask."""
+import os
+import secrets
+
+DEV_JWT_SECRET = "dev-only-insecure-secret-change-me-in-production!!"
+ASYNC_MODES = ("eventlet", "gevent", "threading")
+ENVIRONMENTS = ("production", "development", "testing")
+
+
+class ConfigError(RuntimeError):
+    """The environment asks for something the service refuses to run with."""
+
+
+def _number(env, name, default, minimum=0.1):
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {raw!r}")
+    return int(value) if value.is_integer() else value
+
+
+def database_url(url):
+    """SQLAlchemy URL for a DATABASE_URL as Heroku-style platforms write it."""
+    # Heroku hands out postgres://, which SQLAlchemy no longer accepts; and SQLAlchemy 2.1
+    # picks psycopg 3 for postgresql://, which blocks eventlet's loop: name psycopg2.
+    for scheme in ("postgres://", "postgresql://"):
+        if url.startswith(scheme):
+            return "postgresql+psycopg2://" + url[len(scheme):]
+    return url
+
+
+def _jwt_secret(env, app_env):
+    secret = env.get("JWT_SECRET_KEY")
+    if secret:
+        if len(secret.encode()) < 32:
+            raise ConfigError("JWT_SECRET_KEY must be at least 32 bytes")
+        return secret
+    if app_env == "production":
+        raise ConfigError("JWT_SECRET_KEY is required in production (APP_ENV=production)")
+    return DEV_JWT_SECRET if app_env == "development" else secrets.token_urlsafe(48)
+
+
+def _origins(env):
+    raw = env.get("CORS_ALLOWED_ORIGINS", "").strip()
+    if not raw:
+        return None  # Engine.IO's same-origin check
+    if raw == "*":
+        return "*"
+    return [origin.strip() for origin in raw.split(",") if origin.strip()]
+
+
+def from_env(env, instance_path):
+    """Return the Flask config mapping built from an environment mapping."""
+    app_env = env.get("APP_ENV", "production")
+    if app_env not in ENVIRONMENTS:
+        raise ConfigError(f"APP_ENV must be one of {', '.join(ENVIRONMENTS)}")
+    async_mode = env.get("ASYNC_MODE", "eventlet")
+    if async_mode not in ASYNC_MODES:
+        raise ConfigError(f"ASYNC_MODE must be one of {', '.join(ASYNC_MODES)}")
+    redis_url = env.get("REDIS_URL") or None
+    typing_timeout = _number(env, "TYPING_TIMEOUT_SECONDS", 30)
+    beat = _number(env, "PROCESS_BEAT_SECONDS", 5)
+    return {
+        "APP_ENV": app_env,
+        "ASYNC_MODE": async_mode,
+        "PORT": int(_number(env, "PORT", 8001, minimum=1)),
+        "REDIS_URL": redis_url,
+        "SQLALCHEMY_DATABASE_URI": database_url(
+            env.get("DATABASE_URL") or f"sqlite:///{os.path.join(instance_path, 'presence.db')}"),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "JWT_SECRET_KEY": _jwt_secret(env, app_env),
+        "JWT_ALGORITHM": "HS256",
+        "JWT_DECODE_ALGORITHMS": ["HS256"],
+        "JWT_TOKEN_LOCATION": ["headers"],
+        "JWT_ACCESS_TOKEN_EXPIRES": _number(env, "TOKEN_TTL_SECONDS", 12 * 3600, minimum=1),
+        "CORS_ALLOWED_ORIGINS": _origins(env),
+        "PRESENCE_TIMEOUT_SECONDS": _number(env, "PRESENCE_TIMEOUT_SECONDS", 120),
+        "PRESENCE_SWEEP_SECONDS": _number(env, "PRESENCE_SWEEP_SECONDS", 60),
+        "TYPING_TIMEOUT_SECONDS": typing_timeout,
+        # Stale typing is swept six times per timeout (at most every 5 s), so an
+        # indicator never outlives TYPING_TIMEOUT_SECONDS by more than that.
+        "TYPING_SWEEP_SECONDS": max(1, min(5, int(typing_timeout / 6))),
+        "DISCONNECT_GRACE_SECONDS": _number(env, "DISCONNECT_GRACE_SECONDS", 10, minimum=0),
+        "PROCESS_BEAT_SECONDS": beat,
+        "PROCESS_DEAD_SECONDS": 3 * beat,
+        "SCHEDULER_POLL_SECONDS": 1,
+        "RATELIMIT_DEFAULT": env.get("API_RATE_LIMIT", "50 per second"),
+        "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT", "10 per minute"),
+        "RATELIMIT_STORAGE_URI": redis_url or "memory://",
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "MAX_CONTENT_LENGTH": 16 * 1024,
+        "LOG_LEVEL": env.get("LOG_LEVEL", "INFO").upper(),
+    }

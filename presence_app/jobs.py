@@ -1,0 +1,36 @@
+"""Scheduled job functions and the one list of periodic jobs."""
+from dataclasses import dataclass
+from typing import Callable
+
+from .services import connections, presence, typing
+
+
+def check_agent_presence_timeout():
+    """Set offline (reason timeout) every agent with no socket and no sign of life."""
+    return presence.expire_inactive()
+
+
+def expire_stale_typing():
+    """Stop every typing indicator not renewed within TYPING_TIMEOUT_SECONDS."""
+    return typing.expire_stale()
+
+
+def maintain_connections():
+    """Reap sockets of dead web processes, then announce disconnects past their grace."""
+    return {"reaped": connections.reap_dead_processes(), "settled": connections.settle()}
+
+
+@dataclass(frozen=True)
+class Periodic:
+    """A job and the config key holding its period in seconds."""
+
+    name: str
+    func: Callable
+    every: str
+
+
+PERIODIC = (
+    Periodic("check_agent_presence_timeout", check_agent_presence_timeout, "PRESENCE_SWEEP_SECONDS"),
+    Periodic("expire_stale_typing", expire_stale_typing, "TYPING_SWEEP_SECONDS"),
+    Periodic("maintain_connections", maintain_connections, "PROCESS_BEAT_SECONDS"),
+)

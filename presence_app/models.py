@@ -1,0 +1,112 @@
+"""Tables of the service; models mutate rows, they never commit or emit."""
+from datetime import datetime
+from typing import Optional
+
+from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .dbtime import now
+from .extensions import db
+
+STATUSES = ("online", "offline", "busy", "away")
+REASONS = ("manual", "timeout", "resumed", "connected", "disconnected", "supervisor")
+ROLES = ("agent", "supervisor")
+
+
+class Agent(db.Model):
+    """A support agent, provisioned from token claims or by the CLI."""
+
+    __tablename__ = "agents"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    org: Mapped[str] = mapped_column(String(64), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    role: Mapped[str] = mapped_column(String(16), default="agent")
+    email: Mapped[Optional[str]] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[Optional[str]] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=now())
+
+
+class Presence(db.Model):
+    """One agent's presence; every transition is one conditional UPDATE of this row."""
+
+    __tablename__ = "presence"
+    agent_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True)
+    # org and name are copied from agents so that UPDATE ... RETURNING alone carries an event.
+    org: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(120))
+    status: Mapped[str] = mapped_column(String(16), default="offline")
+    status_message: Mapped[str] = mapped_column(String(140), default="")
+    previous_status: Mapped[str] = mapped_column(String(16), default="offline")
+    status_changed_at: Mapped[datetime] = mapped_column(DateTime, default=now())
+    last_heartbeat: Mapped[Optional[datetime]] = mapped_column(DateTime)
+    last_seen: Mapped[datetime] = mapped_column(DateTime, default=now())
+    connections: Mapped[int] = mapped_column(Integer, default=0)
+    websocket_connected: Mapped[bool] = mapped_column(Boolean, default=False)
+    disconnected_at: Mapped[Optional[datetime]] = mapped_column(DateTime)
+    timed_out: Mapped[bool] = mapped_column(Boolean, default=False)
+    resume_status: Mapped[Optional[str]] = mapped_column(String(16))
+    resume_message: Mapped[Optional[str]] = mapped_column(String(140))
+    change_reason: Mapped[str] = mapped_column(String(16), default="manual")
+    changed_at: Mapped[datetime] = mapped_column(DateTime, default=now())
+    seq: Mapped[int] = mapped_column(BigInteger, default=0)
+
+    __table_args__ = (
+        Index("ix_presence_org_status", "org", "status"),
+        # The sweep reads only candidates: agents not offline, with no socket, oldest first.
+        Index("ix_presence_expiry", "last_seen",
+              postgresql_where=text("status <> 'offline' AND connections = 0"),
+              sqlite_where=text("status <> 'offline' AND connections = 0")),
+        Index("ix_presence_unsettled", "disconnected_at",
+              postgresql_where=text("websocket_connected AND connections = 0"),
+              sqlite_where=text("websocket_connected AND connections = 0")),
+    )
+
+
+class PresenceChange(db.Model):
+    """The ledger: one row per broadcast change, numbered by the agent's seq."""
+
+    __tablename__ = "presence_changes"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    agent_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("agents.id", ondelete="CASCADE"))
+    org: Mapped[str] = mapped_column(String(64))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    from_status: Mapped[str] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16))
+    message: Mapped[str] = mapped_column(String(140))
+    websocket_connected: Mapped[bool] = mapped_column(Boolean)
+    reason: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(DateTime)
+
+    # A second announcement of one transition would need a second row with the same seq.
+    __table_args__ = (UniqueConstraint("agent_id", "seq", name="uq_presence_changes_agent_seq"),)
+
+
+class Connection(db.Model):
+    """One live Socket.IO connection, owned by the web process that holds it."""
+
+    __tablename__ = "connections"
+    sid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    agent_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("agents.id", ondelete="CASCADE"), index=True)
+    process_id: Mapped[str] = mapped_column(String(64), index=True)
+    connected_at: Mapped[datetime] = mapped_column(DateTime, default=now())
+
+
+class WebProcess(db.Model):
+    """A running web process; it beats so that its sockets can be reaped if it dies."""
+
+    __tablename__ = "web_processes"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime, default=now())
+    beat_at: Mapped[datetime] = mapped_column(DateTime, default=now(), index=True)
+
+
+class TypingIndicator(db.Model):
+    """An agent typing in a chat; the server owns it and expires it."""
+
+    __tablename__ = "typing_indicators"
+    agent_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True)
+    chat_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    org: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(120))
+    started_at: Mapped[datetime] = mapped_column(DateTime, default=now())
+    renewed_at: Mapped[datetime] = mapped_column(DateTime, default=now(), index=True)

@@ -1,0 +1,117 @@
+"""Long-running loops: a web process's beat and embedded jobs, and the worker's scheduler."""
+import logging
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+
+from .extensions import db, socketio
+from .jobs import PERIODIC
+from .services import connections
+from .sockets import live_sockets
+
+log = logging.getLogger(__name__)
+QUEUE = "presence"
+LEADER_KEY = "presence:scheduler:leader"
+
+
+def start_web(app):
+    """Register this web process, then start its beat and, in embedded mode, the jobs."""
+    with app.app_context():
+        connections.register_process(app.config["PROCESS_ID"])
+    socketio.start_background_task(_every, app, app.config["PROCESS_BEAT_SECONDS"], _beat, "beat")
+    if not app.config["REDIS_URL"]:
+        for job in PERIODIC:
+            socketio.start_background_task(_every, app, app.config[job.every], job.func, job.name)
+
+
+def retire_web(app):
+    """On a clean stop: forget this process so its sockets are reaped at the next pass."""
+    with app.app_context():
+        connections.retire_process(app.config["PROCESS_ID"])
+
+
+def _beat():
+    from flask import current_app
+    connections.beat(current_app.config["PROCESS_ID"], live_sockets())
+
+
+def _every(app, seconds, func, name):
+    while True:
+        socketio.sleep(seconds)
+        with app.app_context():
+            try:
+                func()
+            except Exception:  # noqa: BLE001 - a failed pass must not end the loop
+                log.exception("periodic %s failed", name)
+                db.session.rollback()
+
+
+def job_id(job):
+    """The fixed id of a periodic job in rq-scheduler, so re-registering replaces it."""
+    return f"presence:periodic:{job.name}"
+
+
+def register_schedules(scheduler, config):
+    """Put each periodic job in rq-scheduler once, replacing what an earlier start left."""
+    for job in PERIODIC:
+        if job_id(job) in scheduler:
+            scheduler.cancel(job_id(job))
+        first = datetime.now(timezone.utc).replace(tzinfo=None) + timedelta(seconds=1)
+        scheduler.schedule(first, job.func, id=job_id(job), interval=max(1, int(config[job.every])),
+                           timeout=max(30, int(config[job.every]) * 2), queue_name=QUEUE)
+
+
+def lead_scheduler(connection, config, stop):
+    """Run rq-scheduler while this worker holds the leader lease; exactly one leads."""
+    from redis.exceptions import LockError
+    from rq_scheduler import Scheduler
+
+    poll = config["SCHEDULER_POLL_SECONDS"]
+    scheduler = Scheduler(queue_name=QUEUE, connection=connection, interval=poll)
+    lease = connection.lock(LEADER_KEY, timeout=max(10, poll * 10), thread_local=False)
+    leading = False
+    while not stop.is_set():
+        try:
+            if leading:
+                lease.reacquire()
+            elif lease.acquire(blocking=False):
+                leading = True
+                log.info("this worker leads the scheduler")
+                register_schedules(scheduler, config)
+            if leading:
+                scheduler.enqueue_jobs()
+        except LockError:
+            log.warning("scheduler lease lost; another worker leads now")
+            leading = False
+        except Exception:  # noqa: BLE001 - Redis hiccups must not kill the scheduler thread
+            log.exception("scheduler pass failed")
+        stop.wait(poll)
+    if leading:
+        try:
+            lease.release()
+        except LockError:
+            pass
+
+
+def run_worker(app):
+    """The Procfile's worker: one RQ worker, plus the scheduler if it wins the lease."""
+    from redis import Redis
+    from rq import Queue, SimpleWorker
+
+    class AppWorker(SimpleWorker):
+        """Runs each job inside the app context, in this process (no fork per job)."""
+
+        def execute_job(self, job, queue):
+            with app.app_context():
+                return super().execute_job(job, queue)
+
+    connection = Redis.from_url(app.config["REDIS_URL"])
+    stop = threading.Event()
+    thread = threading.Thread(target=lead_scheduler, args=(connection, app.config, stop),
+                              name="scheduler", daemon=True)
+    thread.start()
+    try:
+        AppWorker([Queue(QUEUE, connection=connection)], connection=connection).work(with_scheduler=False)
+    finally:
+        stop.set()
+        thread.join(timeout=5)

