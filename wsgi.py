@@ -1,5 +1,9 @@
 """Web entry (Procfile `web`): patch for the async mode, then serve HTTP and Socket.IO."""
 import os
+import warnings
+
+# Known and documented (README, "Async mode"); the banner would greet every start.
+warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
 
 ASYNC_MODE = os.environ.get("ASYNC_MODE", "eventlet")
 if ASYNC_MODE == "eventlet":
@@ -29,6 +33,6 @@ def _stop(_signum, _frame):
 if __name__ == "__main__":
     start_web(app)
     signal.signal(signal.SIGTERM, _stop)
-    socketio.run(app, host=os.environ.get("HOST", "0.0.0.0"), port=app.config["PORT"],
+    socketio.run(app, host=app.config["HOST"], port=app.config["PORT"],
                  log_output=app.config["LOG_LEVEL"] == "DEBUG",
                  allow_unsafe_werkzeug=app.config["ASYNC_MODE"] == "threading")

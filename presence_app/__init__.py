@@ -3,6 +3,7 @@ import logging
 import os
 import socket
 import uuid
+import warnings
 
 from flask import Flask
 from sqlalchemy import event
@@ -17,6 +18,8 @@ def create_app(env=None, role="web"):
     app.config.update(config.from_env(os.environ if env is None else env, app.instance_path))
     app.config["PROCESS_ID"] = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     app.url_map.strict_slashes = False
+    app.json.sort_keys = False  # keep the contract's field order
+    app.json.ensure_ascii = False  # names like "João" travel as UTF-8
     register_logging(app)
     register_extensions(app)
     register_socketio(app, role)
@@ -67,6 +70,9 @@ def register_socketio(app, role):
             raise config.ConfigError("the worker needs REDIS_URL (embedded mode runs jobs in the web process)")
         socketio.init_app(None, message_queue=queue, async_mode="threading")
         return
+    if app.config["ASYNC_MODE"] == "eventlet":
+        # Known and documented (README, "Async mode"); the banner would greet every command.
+        warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
     socketio.init_app(app, message_queue=queue, async_mode=app.config["ASYNC_MODE"],
                       cors_allowed_origins=app.config["CORS_ALLOWED_ORIGINS"],
                       logger=False, engineio_logger=False)
@@ -77,5 +83,7 @@ def register_blueprints(app):
     """Mount the REST API, the health check and the console page."""
     from .api import bp as api_bp
     from .api.health import health_bp
+    from .console import console_bp
     app.register_blueprint(api_bp)
     app.register_blueprint(health_bp)
+    app.register_blueprint(console_bp)

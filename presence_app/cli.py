@@ -1,6 +1,7 @@
 """flask commands: provisioning agents for standalone login."""
 import click
 from flask import current_app
+from flask.cli import with_appcontext
 
 from .errors import AppError
 from .services import identity
@@ -26,6 +27,7 @@ def init_app(app):
 @click.option("--org", default="default", show_default=True, help="Tenant.")
 @click.option("--role", type=click.Choice(["agent", "supervisor"]), default="agent", show_default=True)
 @click.option("--id", "agent_id", type=click.IntRange(min=1), help="Agent id (default: next free).")
+@with_appcontext
 def create_agent(email, name, password, org, role, agent_id):
     """Create an agent who can log in with POST /api/v1/auth/token."""
     try:
@@ -36,6 +38,7 @@ def create_agent(email, name, password, org, role, agent_id):
 
 
 @click.command("demo-agents")
+@with_appcontext
 def demo_agents():
     """Create the demo agents of embedded mode (development only) and print their logins."""
     if current_app.config["APP_ENV"] != "development":

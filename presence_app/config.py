@@ -69,6 +69,7 @@ def from_env(env, instance_path):
         "APP_ENV": app_env,
         "ASYNC_MODE": async_mode,
         "PORT": int(_number(env, "PORT", 8001, minimum=1)),
+        "HOST": env.get("HOST", "0.0.0.0"),
         "REDIS_URL": redis_url,
         "SQLALCHEMY_DATABASE_URI": database_url(
             env.get("DATABASE_URL") or f"sqlite:///{os.path.join(instance_path, 'presence.db')}"),

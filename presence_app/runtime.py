@@ -48,7 +48,8 @@ def _every(app, seconds, func, name):
 
 def job_id(job):
     """The fixed id of a periodic job in rq-scheduler, so re-registering replaces it."""
-    return f"presence:periodic:{job.name}"
+    # RQ accepts only letters, digits, underscores and dashes in a job id.
+    return f"presence-periodic-{job.name}"
 
 
 def register_schedules(scheduler, config):

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from flask import current_app
 from flask_jwt_extended import create_access_token
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..errors import Unauthorized, ValidationError
@@ -57,7 +58,13 @@ def ensure_agent(identity, force=False):
         return
     agent = db.session.get(Agent, identity.agent_id)
     if agent is None:
-        _create(identity.agent_id, identity.org, identity.name, identity.role)
+        try:
+            _create(identity.agent_id, identity.org, identity.name, identity.role)
+            db.session.commit()
+        except IntegrityError:
+            # Another request provisioned the same new agent first: check what it wrote.
+            db.session.rollback()
+            return ensure_agent(identity, force=True)
     elif agent.org != identity.org:
         db.session.rollback()
         raise Unauthorized("token org does not match the agent's org")
