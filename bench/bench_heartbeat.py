@@ -5,15 +5,14 @@ committed, the least a heartbeat can cost. Target: 1 statement, and at most abou
 baseline (the rest is Python: building the presence object).
 Run: .venv/bin/python bench/bench_heartbeat.py   (DATABASE_URL=postgresql://... for PostgreSQL)
 """
+from common import bench_app, best_of, count_statements, dialect, seed
 from sqlalchemy import update
 
-from common import bench_app, best_of, count_statements, dialect, seed
-
 from presence_app.dbtime import now
+from presence_app.extensions import db
 from presence_app.models import Presence
 from presence_app.services import presence
 from presence_app.services.identity import Identity, ensure_agent
-from presence_app.extensions import db
 
 ROUNDS, REPEATS, AGENTS = 300, 5, 5_000
 

@@ -5,9 +5,8 @@ number of agents past the timeout. Target: the large sweep costs about as much a
 one (ratio near 1, well under the 20x a full scan would approach).
 Run: .venv/bin/python bench/bench_sweep.py   (DATABASE_URL=postgresql://... for PostgreSQL)
 """
-from sqlalchemy import text, update
-
 from common import bench_app, best_of, dialect, seed
+from sqlalchemy import text, update
 
 from presence_app.dbtime import seconds_ago
 from presence_app.extensions import db

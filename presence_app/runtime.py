@@ -1,8 +1,9 @@
 """Long-running loops: a web process's beat and embedded jobs, and the worker's scheduler."""
 import logging
 import threading
-import time
 from datetime import datetime, timedelta, timezone
+
+from flask import current_app
 
 from .extensions import db, socketio
 from .jobs import PERIODIC
@@ -31,7 +32,6 @@ def retire_web(app):
 
 
 def _beat():
-    from flask import current_app
     connections.beat(current_app.config["PROCESS_ID"], live_sockets())
 
 

@@ -2,13 +2,13 @@
 from flask import current_app
 from sqlalchemy import case, delete, insert, select, update
 
-from ..dbtime import now, seconds_ago
 from .. import notify
+from ..dbtime import now, seconds_ago
 from ..extensions import db
 from ..models import WebProcess
 from . import presence
 from .identity import ensure_agent
-from .transitions import C, P, UNSETTLED, change, finish, live_count, resume_values, stop_typing_of, touch
+from .transitions import UNSETTLED, C, P, change, finish, live_count, resume_values, stop_typing_of, touch
 
 W = WebProcess.__table__
 
