@@ -8,7 +8,9 @@ import warnings
 from flask import Flask
 from sqlalchemy import event
 
-from . import cli, config, errors
+# sockets is imported before any SocketIO.init_app: handlers declared while no server exists are kept
+# and bound to every server init_app creates; declared later, they would bind to one app's server only.
+from . import cli, config, errors, sockets  # noqa: F401
 from .extensions import db, jwt, limiter, migrate, socketio
 
 
@@ -76,7 +78,6 @@ def register_socketio(app, role):
     socketio.init_app(app, message_queue=queue, async_mode=app.config["ASYNC_MODE"],
                       cors_allowed_origins=app.config["CORS_ALLOWED_ORIGINS"],
                       logger=False, engineio_logger=False)
-    from . import sockets  # noqa: F401  (handlers register on socketio)
 
 
 def register_blueprints(app):

@@ -72,11 +72,9 @@ def fresh_db(migrated, base_env):
     yield migrated
     engine = create_engine(sa_url(migrated))
     with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
-        else:
-            for table in TABLES:
-                conn.execute(text(f"DELETE FROM {table}"))
+        # DELETE, children first: on tables this small it beats TRUNCATE's catalogue work.
+        for table in TABLES:
+            conn.execute(text(f"DELETE FROM {table}"))
     engine.dispose()
 
 

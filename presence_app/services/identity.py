@@ -1,5 +1,7 @@
 """Who is calling: token claims to identities, agent provisioning and standalone login."""
+import functools
 import re
+import secrets
 from dataclasses import dataclass
 
 from flask import current_app
@@ -104,10 +106,17 @@ def create_agent(email, name, password, org="default", role="agent", agent_id=No
     return agent_id
 
 
+@functools.cache
+def _dummy_hash():
+    return generate_password_hash(secrets.token_urlsafe(16))
+
+
 def login(email, password):
     """Check a standalone login and return a signed token with its lifetime."""
     agent = db.session.scalar(select(Agent).where(Agent.email == email.strip().lower()))
-    if agent is None or not agent.password_hash or not check_password_hash(agent.password_hash, password):
+    # Hash even for an unknown email, so the answer's timing does not tell which emails exist.
+    stored = agent.password_hash if agent is not None and agent.password_hash else _dummy_hash()
+    if not check_password_hash(stored, password) or agent is None or not agent.password_hash:
         raise Unauthorized("wrong email or password")
     claims = {"name": agent.name, "org": agent.org, "role": agent.role}
     token = create_access_token(identity=str(agent.id), additional_claims=claims)

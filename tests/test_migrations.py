@@ -1,0 +1,112 @@
+"""Migrations: an empty database upgrades, downgrades to nothing and upgrades again; the schema is the models'."""
+import os
+import uuid
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import create_engine, inspect, text
+
+from presence_app import create_app
+from presence_app.config import database_url as sa_url
+from presence_app.extensions import db
+
+from .support import SECRET
+
+TABLES = {"agents", "presence", "presence_changes", "connections", "web_processes", "typing_indicators"}
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_app(request, tmp_path):
+    """An app on a database with nothing in it: a fresh SQLite file, or a new PostgreSQL database."""
+    url, drop = _empty_database(request.param, tmp_path)
+    app = create_app({"APP_ENV": "testing", "JWT_SECRET_KEY": SECRET, "DATABASE_URL": url,
+                      "ASYNC_MODE": "threading", "LOG_LEVEL": "WARNING"})
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+    drop()
+
+
+def _empty_database(kind, tmp_path):
+    if kind == "sqlite":
+        return f"sqlite:///{tmp_path / 'empty.db'}", lambda: None
+    base = os.environ.get("DATABASE_URL")
+    if not base:
+        pytest.skip("PostgreSQL migrations run when DATABASE_URL is set")
+    parts = urlsplit(sa_url(base))
+    admin = create_engine(urlunsplit(parts), isolation_level="AUTOCOMMIT")
+    name = f"presence_migrate_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop():
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return urlunsplit(parts._replace(path=f"/{name}")), drop
+
+
+def flask_db(app, *args):
+    result = app.test_cli_runner().invoke(args=["db", *args])
+    assert result.exit_code == 0, f"flask db {' '.join(args)}: {result.output}{result.exception!r}"
+    return result
+
+
+def relations(app):
+    """Every table, index and sequence in the database, by name."""
+    with app.app_context(), db.engine.connect() as conn:
+        if db.engine.dialect.name == "postgresql":
+            query = ("SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                     "WHERE n.nspname = current_schema()")
+        else:
+            query = "SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'"
+        return {row[0] for row in conn.execute(text(query))}
+
+
+def tables(app):
+    with app.app_context():
+        return set(inspect(db.engine).get_table_names())
+
+
+def revision(app):
+    with app.app_context(), db.engine.connect() as conn:
+        return [row[0] for row in conn.execute(text("SELECT version_num FROM alembic_version"))]
+
+
+def test_upgrade_then_downgrade_to_base_then_upgrade_again(empty_app):
+    assert relations(empty_app) == set()
+
+    flask_db(empty_app, "upgrade")
+    assert tables(empty_app) == TABLES | {"alembic_version"}
+    assert revision(empty_app) == ["0001"]
+
+    flask_db(empty_app, "downgrade", "base")
+    assert tables(empty_app) == {"alembic_version"}
+    assert {name for name in relations(empty_app) if not name.startswith("alembic_version")} == set()
+    assert revision(empty_app) == []
+
+    flask_db(empty_app, "upgrade")
+    assert tables(empty_app) == TABLES | {"alembic_version"}
+    assert revision(empty_app) == ["0001"]
+
+
+def test_the_migrated_schema_matches_the_models(empty_app):
+    flask_db(empty_app, "upgrade")
+    flask_db(empty_app, "check")  # alembic autogenerate finds nothing to add
+    with empty_app.app_context(), db.engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True, "compare_server_default": True})
+        assert compare_metadata(context, db.metadata) == []
+
+
+def test_the_sweeps_indexes_are_partial(empty_app):
+    flask_db(empty_app, "upgrade")
+    with empty_app.app_context():
+        dialect = db.engine.dialect.name
+        indexes = {ix["name"]: ix.get("dialect_options", {}) for ix in inspect(db.engine).get_indexes("presence")}
+    assert {"ix_presence_org_status", "ix_presence_expiry", "ix_presence_unsettled"} <= set(indexes)
+    assert "connections = 0" in str(indexes["ix_presence_expiry"][f"{dialect}_where"])
+    assert "connections = 0" in str(indexes["ix_presence_unsettled"][f"{dialect}_where"])
