@@ -90,7 +90,7 @@ def from_env(env, instance_path):
         "PROCESS_BEAT_SECONDS": beat,
         "PROCESS_DEAD_SECONDS": 3 * beat,
         "SCHEDULER_POLL_SECONDS": 1,
-        "RATELIMIT_DEFAULT": env.get("API_RATE_LIMIT", "50 per second"),
+        "API_RATE_LIMIT": env.get("API_RATE_LIMIT", "50 per second"),
         "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT", "10 per minute"),
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,

@@ -1,7 +1,7 @@
 """Unbound extension instances; create_app binds them."""
 import hashlib
 
-from flask import current_app, request
+from flask import request
 from flask_jwt_extended import JWTManager
 from flask_limiter import Limiter
 from flask_migrate import Migrate
@@ -26,5 +26,4 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 jwt = JWTManager()
 socketio = SocketIO()
-# The default limit is read per request: a module-level Limiter keeps the first app's limits otherwise.
-limiter = Limiter(key_func=_rate_key, default_limits=[lambda: current_app.config["RATELIMIT_DEFAULT"]])
+limiter = Limiter(key_func=_rate_key)

@@ -76,9 +76,10 @@ def lead_scheduler(connection, config, stop):
             if leading:
                 lease.reacquire()
             elif lease.acquire(blocking=False):
+                # Lead only once the schedules are in: if registering fails, the lease lapses and is retried.
+                register_schedules(scheduler, config)
                 leading = True
                 log.info("this worker leads the scheduler")
-                register_schedules(scheduler, config)
             if leading:
                 scheduler.enqueue_jobs()
         except LockError:

@@ -8,7 +8,7 @@ from .errors import AppError, Unauthorized, to_wire
 from .extensions import socketio
 from .schemas import ChatIn, Empty, StatusIn, load
 from .services import connections, presence, typing
-from .services.identity import ensure_agent, from_claims
+from .services.identity import ensure_agent, from_claims, refuse_query_token
 
 LIVE = "presence_live_sockets"
 
@@ -26,8 +26,7 @@ def _identity():
 
 
 def _authenticate(auth):
-    if any(name in request.args for name in ("token", "access_token", "jwt")):
-        raise Unauthorized("tokens in the query string are refused; pass {auth: {token}}")
+    refuse_query_token(request.args, "pass io(url, {auth: {token}})")
     token = auth.get("token") if isinstance(auth, dict) else None
     if not isinstance(token, str) or not token:
         raise Unauthorized("missing token: connect with io(url, {auth: {token}})")

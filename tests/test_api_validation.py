@@ -249,3 +249,12 @@ def test_an_unexpected_failure_answers_500_without_internals(app, client):
     assert_error(r, 500, "internal_error")
     assert "hunter2" not in r.get_data(as_text=True)
     assert "Traceback" not in r.get_data(as_text=True)
+
+
+def test_the_api_rate_limit_does_not_apply_to_the_console_or_health(make_app):
+    client = make_app(API_RATE_LIMIT="2 per minute").test_client()
+    for _ in range(4):
+        assert client.get("/").status_code == 200
+        assert client.get("/health").status_code == 200
+    statuses = [client.get("/api/v1/presence/me/", headers=bearer(41)).status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]

@@ -16,6 +16,7 @@ from ..models import ROLES, Agent, Presence
 
 ORG = re.compile(r"[A-Za-z0-9_.:@+\-]{1,64}")
 _KNOWN = "presence_known_agents"
+QUERY_TOKEN_NAMES = ("token", "access_token", "jwt", "auth")
 _KNOWN_MAX = 50_000
 
 
@@ -31,6 +32,12 @@ class Identity:
     @property
     def is_supervisor(self):
         return self.role == "supervisor"
+
+
+def refuse_query_token(args, how):
+    """Tokens travel in headers or the socket auth payload, never in URLs (they end up in logs)."""
+    if any(name in args for name in QUERY_TOKEN_NAMES):
+        raise Unauthorized(f"tokens in the query string are refused; {how}")
 
 
 def from_claims(claims):

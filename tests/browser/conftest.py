@@ -1,0 +1,138 @@
+"""Browser fixtures: Debian's Chromium driven by Playwright, and a real server with demo agents.
+
+The tests skip, saying why, where Chromium or Playwright is missing; .ci/install-browser
+installs Chromium in CI.
+"""
+import os
+import sys
+import uuid
+from typing import NamedTuple
+
+import pytest
+import requests
+
+from presence_app.cli import DEMO_AGENTS, DEMO_PASSWORD
+from presence_app.services import identity
+
+from ..support import ROOT, Proc, free_port, service_env, wait_for
+from .pages import ConsolePage
+
+CHROMIUM = "/usr/bin/chromium"
+# Headless as root on a machine with no network: no sandbox, no GPU, no calls home.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+ARTIFACTS = os.path.join(ROOT, "test-artifacts")
+VIEWPORT = {"width": 1200, "height": 760}
+
+
+def _why_no_browser():
+    if not os.access(CHROMIUM, os.X_OK):
+        return (f"browser tests skipped because {CHROMIUM} is missing; install Debian's chromium "
+                "(sudo apt-get install chromium, or run .ci/install-browser)")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "browser tests skipped because playwright is not installed; pip install -r requirements-dev.txt"
+    return None
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    """One headless Chromium per test module (closed before the rest of the suite runs); skips if missing."""
+    reason = _why_no_browser()
+    if reason:
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+class DemoAgent(NamedTuple):
+    email: str
+    name: str
+    role: str
+    agent_id: int
+
+
+@pytest.fixture
+def agents(make_app):
+    """The demo agents, as `flask demo-agents` makes them, by first name: {"ana": DemoAgent, ...}."""
+    app = make_app()
+    made = {}
+    with app.app_context():
+        for email, name, role in DEMO_AGENTS:
+            agent_id = identity.create_agent(email, name, DEMO_PASSWORD, role=role)
+            made[email.split("@")[0]] = DemoAgent(email, name, role, agent_id)
+    return made
+
+
+@pytest.fixture
+def server(processes, agents):
+    """A real embedded-mode web process with a short disconnect grace; returns its URL."""
+    _, url = processes.web(DISCONNECT_GRACE_SECONDS=1, LOGIN_RATE_LIMIT="100 per minute")
+    return url
+
+
+@pytest.fixture
+def restartable_server(processes, agents):
+    """A web process on a fixed port that the test can kill and start again: (url, start, kill)."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = service_env(processes.env, DISCONNECT_GRACE_SECONDS=1, LOGIN_RATE_LIMIT="100 per minute",
+                      PORT=port, HOST="127.0.0.1")
+    current = {}
+
+    def start():
+        log = os.path.join(str(processes.tmp_path), f"web-{uuid.uuid4().hex[:6]}.log")
+        proc = current["proc"] = Proc([sys.executable, "wsgi.py"], env, log)
+        processes.procs.append(proc)
+        wait_for(lambda: _healthy(proc, url), timeout=30, message="web /health")
+
+    def kill():
+        current["proc"].kill()
+
+    start()
+    return url, start, kill
+
+
+def _healthy(proc, url):
+    if not proc.alive():
+        raise AssertionError(f"web exited early:\n{proc.log()}")
+    try:
+        return requests.get(f"{url}/health", timeout=1).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+@pytest.fixture
+def artifacts():
+    """Where screenshots are saved as test artifacts: test-artifacts/ at the repository root (gitignored)."""
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.fixture
+def console(chromium, artifacts, request):
+    """Open signed-in consoles: console(url, agent) -> ConsolePage, each agent in its own browser context."""
+    contexts, pages = {}, []
+    prefix = os.path.join(artifacts, request.node.name)
+
+    def open_console(url, agent, clock=False):
+        if agent.email not in contexts:
+            contexts[agent.email] = chromium.new_context(viewport=VIEWPORT, locale="en-US")
+        page = ConsolePage(contexts[agent.email].new_page(), url, agent.name, prefix,
+                           slug=agent.email.split("@")[0])
+        if clock:
+            page.page.clock.install()
+        page.sign_in(agent.email, DEMO_PASSWORD)
+        pages.append(page)
+        return page
+
+    yield open_console
+    for context in contexts.values():
+        context.close()
+    errors = [f"{page.slug}: {error}" for page in pages for error in page.errors]
+    assert not errors, "the console logged errors:\n" + "\n".join(errors)

@@ -1,0 +1,463 @@
+"""Production-mode expiry across real processes: web (eventlet), `worker` (RQ + rq-scheduler), Redis.
+
+Every bound below is measured from the client's last sign of life (the moment the request was
+sent, so it overestimates) to the arrival of the event at a real Socket.IO client:
+PRESENCE_TIMEOUT + PRESENCE_SWEEP + SCHEDULER_POLL + LATENCY, where LATENCY covers the queue,
+the job and the emit through Redis on a loaded two-core machine.
+"""
+import os
+import random
+import shutil
+import sys
+import threading
+import time
+import uuid
+
+import pytest
+import redis
+import requests
+import socketio
+from sqlalchemy import create_engine, func, select
+
+from presence_app.config import database_url as sa_url
+from presence_app.dbtime import seconds_ago
+from presence_app.models import Presence, PresenceChange, TypingIndicator
+from presence_app.runtime import LEADER_KEY
+
+from .support import Proc, bearer, service_env, token, wait_for
+
+pytestmark = pytest.mark.processes
+
+TIMEOUT, SWEEP, TYPING, GRACE, BEAT = 2, 1, 2, 1, 1
+POLL = 1  # SCHEDULER_POLL_SECONDS
+LATENCY = 1.5  # queue, job, emit through Redis, Socket.IO delivery
+FAST = {"PRESENCE_TIMEOUT_SECONDS": TIMEOUT, "PRESENCE_SWEEP_SECONDS": SWEEP, "TYPING_TIMEOUT_SECONDS": TYPING,
+        "DISCONNECT_GRACE_SECONDS": GRACE, "PROCESS_BEAT_SECONDS": BEAT}
+TIMEOUT_BOUND = TIMEOUT + SWEEP + POLL + LATENCY
+TYPING_SWEEP = max(1, min(5, int(TYPING / 6)))  # config.py's derivation
+TYPING_BOUND = TYPING + TYPING_SWEEP + POLL + LATENCY
+REAP_BOUND = 3 * BEAT + BEAT + POLL + LATENCY  # dead after 3 beats, reaped by a job every beat
+SCHEDULED_JOBS = "rq:scheduler:scheduled_jobs"  # rq_scheduler.Scheduler.scheduled_jobs_key
+MEETING = "In a meeting until 3 pm"
+EVENTS = ("agent_presence_changed", "typing_start", "typing_stop", "presence_state")
+P, L, T = Presence.__table__, PresenceChange.__table__, TypingIndicator.__table__
+
+
+class Observer:
+    """A real Socket.IO client that records every event it receives, with its arrival time."""
+
+    def __init__(self, url, sub, chats=(), **claims):
+        self.events = []
+        self.sio = socketio.Client(reconnection=False)
+        for name in EVENTS:
+            self.sio.on(name, self._recorder(name))
+        self.sio.connect(url, auth={"token": token(sub, **claims)}, transports=["websocket"], wait_timeout=10)
+        for chat_id in chats:
+            ack = self.sio.call("join_chat", {"chat_id": chat_id}, timeout=10)
+            assert ack["ok"], ack
+
+    def _recorder(self, name):
+        def record(message):
+            self.events.append((time.monotonic(), name, message["data"]))
+        return record
+
+    def of(self, name, **match):
+        """(arrival, data) of every `name` event whose data matches `match`."""
+        return [(at, data) for at, event, data in list(self.events)
+                if event == name and all(data.get(k) == v for k, v in match.items())]
+
+    def changes(self, agent_id, **match):
+        return self.of("agent_presence_changed", agent_id=agent_id, **match)
+
+    def call(self, event, data=None):
+        return self.sio.call(event, data if data is not None else {}, timeout=10)
+
+    def close(self):
+        if self.sio.connected:
+            self.sio.disconnect()
+
+
+class Rest:
+    """The REST API of one web process, as an agent's console calls it."""
+
+    def __init__(self, url):
+        self.url, self.http = url, requests.Session()
+
+    def heartbeat(self, sub):
+        """Send a heartbeat; return (monotonic time it was sent, presence answered)."""
+        sent = time.monotonic()
+        answer = self.http.post(f"{self.url}/api/v1/presence/heartbeat/", headers=bearer(sub), timeout=10)
+        assert answer.status_code == 200, answer.text
+        return sent, answer.json()
+
+    def set_status(self, sub, status, message=""):
+        answer = self.http.post(f"{self.url}/api/v1/presence/set-status/", headers=bearer(sub), timeout=10,
+                                json={"status": status, "message": message})
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+    def get(self, sub, agent_id):
+        answer = self.http.get(f"{self.url}/api/v1/presence/{agent_id}/", headers=bearer(sub), timeout=10)
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+    def typing(self, sub, chat_id):
+        sent = time.monotonic()
+        answer = self.http.post(f"{self.url}/api/v1/typing/", headers=bearer(sub), json={"chat_id": chat_id},
+                                timeout=10)
+        assert answer.status_code == 200, answer.text
+        return sent, answer.json()
+
+
+class Database:
+    """Read-only look at the test database from the test process: the ledger is the count of announcements."""
+
+    def __init__(self, url):
+        self.engine = create_engine(sa_url(url))
+
+    def ledger(self, agent_id):
+        with self.engine.connect() as conn:
+            return conn.execute(select(L).where(L.c.agent_id == agent_id).order_by(L.c.seq)).all()
+
+    def reasons(self, agent_id):
+        return [row.reason for row in self.ledger(agent_id)]
+
+    def presence(self, agent_id):
+        with self.engine.connect() as conn:
+            return conn.execute(select(P).where(P.c.agent_id == agent_id)).first()
+
+    def lost_heartbeats(self, timeout):
+        """Agents offline by timeout although their last sign of life is younger than the timeout."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(P.c.agent_id).where(
+                P.c.timed_out, P.c.status == "offline", P.c.last_seen >= seconds_ago(timeout))).scalars().all()
+
+    def typing_count(self):
+        with self.engine.connect() as conn:
+            return conn.scalar(select(func.count()).select_from(T))
+
+
+@pytest.fixture
+def database(fresh_db):
+    db = Database(fresh_db)
+    yield db
+    db.engine.dispose()
+
+
+@pytest.fixture
+def observers():
+    """Open Observers: observe(url, sub, ...) -> Observer, all closed at the end."""
+    opened = []
+
+    def observe(url, sub, chats=(), **claims):
+        opened.append(Observer(url, sub, chats, **claims))
+        return opened[-1]
+
+    yield observe
+    for observer in opened:
+        observer.close()
+
+
+@pytest.fixture
+def fast(production):
+    """Production processes with every timeout set to seconds."""
+    production.env.update({k: str(v) for k, v in FAST.items()})
+    return production
+
+
+@pytest.fixture
+def redis_client(clean_redis):
+    client = redis.Redis.from_url(clean_redis)
+    yield client
+    client.close()
+
+
+def scheduler_ready(redis_client):
+    """Wait until a worker leads rq-scheduler and the periodic jobs are registered."""
+    wait_for(lambda: redis_client.exists(LEADER_KEY) and redis_client.zcard(SCHEDULED_JOBS) == 3,
+             timeout=30, message="a worker leading rq-scheduler with 3 periodic jobs")
+
+
+def leads(proc):
+    return proc.log().count("this worker leads the scheduler")
+
+
+def go_busy(rest, sub):
+    rest.set_status(sub, "busy", MEETING)
+    return rest.heartbeat(sub)
+
+
+def test_silent_agent_goes_offline_within_bound_and_the_event_arrives_once(fast, observers, database,
+                                                                           redis_client):
+    _, url = fast.web()
+    fast.worker()
+    rest, observer = Rest(url), observers(url, 100, role="supervisor")
+    scheduler_ready(redis_client)
+    agents = list(range(1, 9))
+    last = {}
+    for sub in agents:
+        go_busy(rest, sub)
+    for sub in agents:  # last signs of life spread over two sweep periods, so every phase is sampled
+        time.sleep(2 * SWEEP / len(agents))
+        last[sub], answer = rest.heartbeat(sub)
+        assert answer["status"] == "busy"
+
+    wait_for(lambda: all(observer.changes(sub, reason="timeout") for sub in agents), timeout=TIMEOUT_BOUND + 5,
+             message="a timeout event for every silent agent")
+    time.sleep(2 * SWEEP + POLL)  # later sweeps must announce nothing again
+
+    delays, db_delays = [], []
+    for sub in agents:
+        events = observer.changes(sub, reason="timeout")
+        assert len(events) == 1, events
+        arrived, data = events[0]
+        assert (data["status"], data["previous_status"], data["message"]) == ("offline", "busy", "")
+        assert [row.reason for row in database.ledger(sub)].count("timeout") == 1
+        row = database.presence(sub)
+        assert (row.status, row.timed_out, row.resume_status, row.resume_message) == ("offline", True, "busy", MEETING)
+        assert data["seq"] == row.seq == database.ledger(sub)[-1].seq
+        delays.append(arrived - last[sub])
+        db_delays.append((database.ledger(sub)[-1].at - row.last_seen).total_seconds())
+    print(f"\ntimeout {TIMEOUT}s, sweep {SWEEP}s, poll {POLL}s: last sign of life -> event arrival "
+          f"min {min(delays):.2f}s max {max(delays):.2f}s; last_seen -> sweep commit (db clock) "
+          f"min {min(db_delays):.2f}s max {max(db_delays):.2f}s")
+    assert max(delays) <= TIMEOUT_BOUND, delays
+    assert min(db_delays) >= TIMEOUT  # nobody went offline early
+
+
+def test_resume_restores_busy_with_its_message(fast, observers, database, redis_client):
+    _, url = fast.web()
+    fast.worker()
+    rest, observer = Rest(url), observers(url, 100, role="supervisor")
+    scheduler_ready(redis_client)
+    go_busy(rest, 11)
+    (_, timed_out), = wait_for(lambda: observer.changes(11, reason="timeout"), timeout=TIMEOUT_BOUND + 5,
+                               message="agent 11 timed out")
+
+    _, answer = rest.heartbeat(11)
+
+    assert (answer["status"], answer["status_message"]) == ("busy", MEETING)
+    (_, resumed), = wait_for(lambda: observer.changes(11, reason="resumed"), message="the resumed event")
+    assert resumed["status"] == "busy" and resumed["message"] == MEETING and resumed["previous_status"] == "offline"
+    assert resumed["seq"] == timed_out["seq"] + 1 == answer["seq"]
+    time.sleep(SWEEP + POLL)
+    assert len(observer.changes(11, reason="resumed")) == 1
+    assert database.reasons(11)[-2:] == ["timeout", "resumed"]
+    assert rest.get(100, 11)["status"] == "busy"
+
+
+def test_unrenewed_typing_indicator_is_stopped_once(fast, observers, database, redis_client):
+    _, url = fast.web(PRESENCE_TIMEOUT_SECONDS=60)  # the agent stays online: only the typing rule acts
+    fast.worker(PRESENCE_TIMEOUT_SECONDS=60)
+    chat = "5511999999999"
+    rest, observer = Rest(url), observers(url, 100, chats=[chat], role="supervisor")
+    scheduler_ready(redis_client)
+    rest.set_status(12, "online")
+
+    sent, answer = rest.typing(12, chat)
+    assert answer["started"] is True
+
+    (arrived, stop), = wait_for(lambda: observer.of("typing_stop", agent_id=12), timeout=TYPING_BOUND + 5,
+                                message="typing_stop of the stale indicator")
+    print(f"\ntyping timeout {TYPING}s, typing sweep {TYPING_SWEEP}s: renewal -> typing_stop {arrived - sent:.2f}s")
+    assert arrived - sent <= TYPING_BOUND
+    assert arrived - sent >= TYPING
+    assert stop["chat_id"] == chat and stop["from"] == "Agent 12"
+    time.sleep(2 * TYPING_SWEEP + POLL)
+    assert len(observer.of("typing_start", agent_id=12)) == 1
+    assert len(observer.of("typing_stop", agent_id=12)) == 1
+    assert database.typing_count() == 0
+    assert rest.get(100, 12)["status"] == "online"
+
+
+def test_sigkill_of_a_web_process_turns_its_agents_websocket_connected_false_within_bound(
+        fast, observers, database, redis_client):
+    doomed, doomed_url = fast.web(name="doomed")
+    _, url = fast.web(name="survivor")
+    fast.worker()
+    observer = observers(url, 100, role="supervisor")
+    scheduler_ready(redis_client)
+    agent = observers(doomed_url, 21)
+    assert agent.call("set_status", {"status": "online", "message": ""})["ok"]
+    wait_for(lambda: observer.changes(21, websocket_connected=True), message="agent 21 connected")
+
+    doomed.kill()
+    killed = time.monotonic()
+
+    (arrived, data), = wait_for(lambda: observer.changes(21, websocket_connected=False), timeout=REAP_BOUND + 5,
+                                message="agent 21 announced disconnected")
+    print(f"\nbeat {BEAT}s (dead after {3 * BEAT}s): SIGKILL -> disconnected event {arrived - killed:.2f}s")
+    assert arrived - killed <= REAP_BOUND
+    assert data["reason"] == "disconnected" and data["is_available"] is False
+    seen = Rest(url).get(100, 21)
+    assert (seen["websocket_connected"], seen["connections"]) == (False, 0)
+    time.sleep(2 * BEAT + POLL)
+    assert len(observer.changes(21, websocket_connected=False, reason="disconnected")) == 1
+    assert database.reasons(21).count("disconnected") == 1
+
+
+def test_heartbeats_hammered_against_sweeps_never_leave_a_live_agent_offline(fast, observers, database,
+                                                                           redis_client):
+    _, url = fast.web()
+    fast.worker()
+    observer = observers(url, 100, role="supervisor")
+    scheduler_ready(redis_client)
+    live, edge = [31, 32, 33, 34], [41, 42, 43, 44, 45, 46]
+    for sub in live + edge:
+        go_busy(Rest(url), sub)
+    stop, failures, lost = threading.Event(), [], set()
+
+    def hammer(sub, low, high):
+        rest, rng = Rest(url), random.Random(sub)
+        while not stop.is_set():
+            try:
+                _, answer = rest.heartbeat(sub)
+                if (answer["status"], answer["status_message"]) != ("busy", MEETING):
+                    failures.append((sub, answer))
+            except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+                failures.append((sub, repr(exc)))
+            stop.wait(rng.uniform(low, high))
+
+    # live agents beat far inside the timeout; edge agents beat around it, so sweeps race them
+    threads = [threading.Thread(target=hammer, args=(s, 0.05, 0.2)) for s in live]
+    threads += [threading.Thread(target=hammer, args=(s, 0.5 * TIMEOUT, 2 * TIMEOUT)) for s in edge]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 8
+    while time.monotonic() < deadline:
+        lost.update(database.lost_heartbeats(TIMEOUT))
+        time.sleep(0.02)
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=15)
+
+    assert not failures, failures[:5]
+    assert not lost, f"agents offline by timeout despite a recent heartbeat: {sorted(lost)}"
+    for sub in live:
+        assert "timeout" not in database.reasons(sub)
+    raced = 0
+    for sub in edge:
+        reasons = database.reasons(sub)
+        after = reasons[reasons.index("manual") + 1:]
+        # each timeout answered by one resume (the last may still be pending)
+        assert after == (["timeout", "resumed"] * len(after))[:len(after)], after
+        assert [row.seq for row in database.ledger(sub)] == list(range(1, len(reasons) + 1))
+        raced += after.count("timeout")
+    assert raced > 0, "no edge agent timed out: the sweeps never raced a heartbeat"
+    time.sleep(POLL)  # the last events are on their way
+    for sub in edge:
+        assert len(observer.changes(sub, reason="timeout")) == database.reasons(sub).count("timeout")
+    print(f"\nedge agents timed out and resumed {raced} times; no heartbeat lost")
+
+
+def test_two_workers_run_one_scheduler_and_announce_each_timeout_once(fast, observers, database, redis_client):
+    _, url = fast.web()
+    workers = [fast.worker(name="worker-a"), fast.worker(name="worker-b")]
+    rest, observer = Rest(url), observers(url, 100, role="supervisor")
+    scheduler_ready(redis_client)
+    for sub in (51, 52, 53):
+        go_busy(rest, sub)
+    wait_for(lambda: all(observer.changes(s, reason="timeout") for s in (51, 52, 53)),
+             timeout=TIMEOUT_BOUND + 5, message="timeouts with two workers")
+    time.sleep(2 * SWEEP + POLL)
+    for sub in (51, 52, 53):
+        assert len(observer.changes(sub, reason="timeout")) == 1
+        assert database.reasons(sub).count("timeout") == 1
+    assert sorted(leads(w) for w in workers) == [0, 1], "exactly one worker leads the scheduler"
+    assert redis_client.zcard(SCHEDULED_JOBS) == 3
+
+    leader, follower = sorted(workers, key=leads, reverse=True)
+    leader.kill()  # SIGKILL: its lease expires and the other worker takes over
+    go_busy(rest, 54)
+    lease = 10  # the leader lease's TTL (runtime.lead_scheduler)
+    wait_for(lambda: observer.changes(54, reason="timeout"), timeout=lease + TIMEOUT_BOUND + 5,
+             message="a timeout after the leading worker died")
+    assert leads(follower) == 1
+    assert redis_client.zcard(SCHEDULED_JOBS) == 3
+    time.sleep(2 * SWEEP + POLL)
+    assert len(observer.changes(54, reason="timeout")) == 1
+    for sub in (51, 52, 53):
+        assert len(observer.changes(sub, reason="timeout")) == 1
+
+
+def test_worker_stopped_for_several_sweeps_and_restarted_announces_nothing_twice(fast, observers, database,
+                                                                               redis_client):
+    _, url = fast.web()
+    first = fast.worker(name="worker-1")
+    rest, observer = Rest(url), observers(url, 100, role="supervisor")
+    scheduler_ready(redis_client)
+    go_busy(rest, 61)
+    wait_for(lambda: observer.changes(61, reason="timeout"), timeout=TIMEOUT_BOUND + 5, message="agent 61 timed out")
+
+    first.stop()
+    assert not redis_client.exists(LEADER_KEY), "a clean stop releases the scheduler lease"
+    for sub in (62, 63):
+        go_busy(rest, sub)
+    time.sleep(TIMEOUT + 4 * SWEEP)  # several sweep periods pass with no worker
+    assert not observer.changes(62, reason="timeout") and not observer.changes(63, reason="timeout")
+
+    fast.worker(name="worker-2")
+    wait_for(lambda: observer.changes(62, reason="timeout") and observer.changes(63, reason="timeout"),
+             timeout=30, message="the restarted worker's first sweeps")
+    assert redis_client.zcard(SCHEDULED_JOBS) == 3, "the restart replaced the schedules, it did not add to them"
+    time.sleep(2 * SWEEP + POLL)
+    for sub in (61, 62, 63):
+        assert len(observer.changes(sub, reason="timeout")) == 1
+        assert database.reasons(sub).count("timeout") == 1
+
+
+def _libfaketime():
+    for path in ("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
+                 "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1", "/usr/lib/faketime/libfaketime.so.1"):
+        if os.path.exists(path):
+            return path
+    return None
+
+
+def start_worker_with_clock(processes, offset, **settings):
+    """`python worker.py` whose clock (and only its clock) is shifted by `offset`, through libfaketime."""
+    env = service_env(processes.env, **settings)
+    env.update(LD_PRELOAD=_libfaketime(), FAKETIME=offset, FAKETIME_DONT_FAKE_MONOTONIC="1")
+    proc = Proc([sys.executable, "worker.py"], env,
+                os.path.join(str(processes.tmp_path), f"worker-faketime-{uuid.uuid4().hex[:6]}.log"))
+    processes.procs.append(proc)
+    return proc
+
+
+@pytest.mark.skipif(not shutil.which("faketime") or not _libfaketime(),
+                    reason="Debian's faketime is not installed (.ci/install-faketime installs it)")
+@pytest.mark.parametrize("offset", ["+5m", "-5m"])
+def test_worker_with_a_shifted_clock_times_out_nobody_alive(fast, observers, database, redis_client, offset):
+    if not os.environ.get("DATABASE_URL"):
+        pytest.skip("SQLite has no server clock: it reads each process's own clock, so a shifted worker "
+                    "shifts its database's now(); production runs on PostgreSQL")
+    _, url = fast.web()
+    worker = start_worker_with_clock(fast, offset)
+    rest, observer = Rest(url), observers(url, 100, role="supervisor")
+    scheduler_ready(redis_client)
+    assert worker.alive()
+    on_socket = observers(url, 71)
+    assert on_socket.call("set_status", {"status": "online", "message": ""})["ok"]
+    go_busy(rest, 72)  # alive by heartbeats
+    go_busy(rest, 73)  # silent: the sweep must still catch it on time
+    stop = threading.Event()
+
+    def keep_alive():
+        beat = Rest(url)
+        while not stop.wait(0.3):
+            beat.heartbeat(72)
+
+    beating = threading.Thread(target=keep_alive)
+    beating.start()
+    try:
+        sent = time.monotonic()
+        (arrived, _), = wait_for(lambda: observer.changes(73, reason="timeout"), timeout=TIMEOUT_BOUND + 5,
+                                 message="the silent agent timed out by the shifted worker")
+        assert arrived - sent <= TIMEOUT_BOUND
+        time.sleep(3 * SWEEP + POLL)  # more sweeps by the shifted worker
+    finally:
+        stop.set()
+        beating.join(timeout=10)
+    assert "timeout" not in database.reasons(71) and "timeout" not in database.reasons(72)
+    assert not observer.changes(71, reason="timeout") and not observer.changes(72, reason="timeout")
+    assert [Rest(url).get(100, s)["status"] for s in (71, 72)] == ["online", "busy"]
