@@ -49,8 +49,8 @@ def on_connect(auth=None):
         raise ConnectionRefusedError(exc.message, body) from None
     join_room(notify.org_room(identity.org))
     join_room(notify.agent_room(identity.org, identity.agent_id))
-    live_sockets()[request.sid] = identity
     connections.open_socket(identity, request.sid, current_app.config["PROCESS_ID"])
+    live_sockets()[request.sid] = identity
 
 
 @socketio.on("disconnect")

@@ -11,11 +11,16 @@ def check():
     report = {"status": "ok", "database": _probe(lambda: db.session.execute(text("SELECT 1")))}
     db.session.rollback()
     url = current_app.config["REDIS_URL"]
-    report["redis"] = _probe(lambda: Redis.from_url(url, socket_timeout=2).ping()) if url else "not configured"
+    report["redis"] = _probe(lambda: _redis(url).ping()) if url else "not configured"
     report["mode"] = "production" if url else "embedded"
     if "error" in (report["database"], report["redis"]):
         report["status"] = "error"
     return report
+
+
+def _redis(url):
+    # One client (and pool) per app, not one per health call.
+    return current_app.extensions.setdefault("presence_health_redis", Redis.from_url(url, socket_timeout=2))
 
 
 def _probe(call):

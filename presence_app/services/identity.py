@@ -65,25 +65,30 @@ def ensure_agent(identity, force=False):
     key = (identity.org, identity.name, identity.role)
     if not force and known.get(identity.agent_id) == key:
         return
-    agent = db.session.get(Agent, identity.agent_id)
-    if agent is None:
-        try:
-            _create(identity.agent_id, identity.org, identity.name, identity.role)
-            db.session.commit()
-        except IntegrityError:
-            # Another request provisioned the same new agent first: check what it wrote.
-            db.session.rollback()
-            return ensure_agent(identity, force=True)
-    elif agent.org != identity.org:
+    agent = db.session.get(Agent, identity.agent_id) or _provision(identity)
+    if agent.org != identity.org:
         db.session.rollback()
         raise Unauthorized("token org does not match the agent's org")
-    elif (agent.name, agent.role) != (identity.name, identity.role):
+    if (agent.name, agent.role) != (identity.name, identity.role):
         agent.name, agent.role = identity.name, identity.role
         db.session.execute(update(Presence).where(Presence.agent_id == agent.id).values(name=identity.name))
     db.session.commit()
     if len(known) >= _KNOWN_MAX:
         known.clear()
     known[identity.agent_id] = key
+
+
+def _provision(identity):
+    """Create a first-seen agent; if a concurrent request created it first, take that row."""
+    try:
+        _create(identity.agent_id, identity.org, identity.name, identity.role)
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+    agent = db.session.get(Agent, identity.agent_id)
+    if agent is None:
+        raise RuntimeError(f"agent {identity.agent_id} could not be provisioned")
+    return agent
 
 
 def _create(agent_id, org, name, role, email=None, password=None):
