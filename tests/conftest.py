@@ -11,6 +11,7 @@ from presence_app import create_app
 from presence_app.config import database_url as sa_url
 from presence_app.extensions import db, socketio
 
+from .clients import Clients, Database, Observer
 from .support import SECRET, service_env, start_redis, start_web, start_worker, token
 
 TABLES = ("typing_indicators", "connections", "web_processes", "presence_changes", "presence", "agents")
@@ -160,8 +161,8 @@ class Processes:
     def __init__(self, tmp_path, env):
         self.tmp_path, self.env, self.procs = tmp_path, env, []
 
-    def web(self, name="web", **settings):
-        proc, url = start_web(self.tmp_path, service_env(self.env, **settings), name=name)
+    def web(self, name="web", port=None, **settings):
+        proc, url = start_web(self.tmp_path, service_env(self.env, **settings), name=name, port=port)
         self.procs.append(proc)
         return proc, url
 
@@ -169,6 +170,12 @@ class Processes:
         proc = start_worker(self.tmp_path, service_env(self.env, **settings), name=name)
         self.procs.append(proc)
         return proc
+
+    def cluster(self, **settings):
+        """Two web processes, web1 and web2, and a worker, all with `settings`: ((proc, url), (proc, url))."""
+        webs = self.web(name="web1", **settings), self.web(name="web2", **settings)
+        self.worker(**settings)
+        return webs
 
     def stop_all(self):
         for proc in self.procs:
@@ -190,3 +197,33 @@ def production(processes, clean_redis):
     """Processes in production mode: every web and worker shares the test Redis."""
     processes.env["REDIS_URL"] = clean_redis
     return processes
+
+
+@pytest.fixture
+def clients(tmp_path):
+    """Socket.IO clients of one test (Python and Node), closed before its processes stop."""
+    opened = Clients(tmp_path)
+    yield opened
+    opened.close_all()
+
+
+@pytest.fixture
+def observers():
+    """Open Observers: observe(url, sub, ...) -> Observer, all closed at the end."""
+    opened = []
+
+    def observe(url, sub, chats=(), **claims):
+        opened.append(Observer(url, sub, chats, **claims))
+        return opened[-1]
+
+    yield observe
+    for observer in opened:
+        observer.close()
+
+
+@pytest.fixture
+def database(fresh_db):
+    """A read-only look at the test database from the test process."""
+    db = Database(fresh_db)
+    yield db
+    db.engine.dispose()

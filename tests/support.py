@@ -1,6 +1,7 @@
-"""Test helpers: tokens, throwaway Redis, real server processes, waiting for conditions."""
-import json
+"""Test helpers: tokens, the contract's shapes, waiting for conditions, throwaway Redis, real server processes."""
+import contextlib
 import os
+import re
 import shutil
 import signal
 import socket
@@ -8,12 +9,26 @@ import subprocess
 import sys
 import time
 import uuid
+from datetime import UTC, datetime
 
 import jwt as pyjwt
 import requests
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SECRET = "test-secret-that-is-long-enough-for-hs256-signing"
+CHAT = "5511999999999"  # a chat id as the platform sends it: the customer's phone number
+MEETING = "In a meeting until 3 pm"
+BEAT = 1  # PROCESS_BEAT_SECONDS of the real web processes of the Socket.IO tests
+FAST = {"DISCONNECT_GRACE_SECONDS": 1, "PROCESS_BEAT_SECONDS": BEAT}
+ISO_Z = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+PRESENCE_FIELDS = {
+    "agent_id", "name", "status", "status_message", "last_heartbeat", "websocket_connected", "connections",
+    "status_changed_at", "is_available", "minutes_in_status", "is_inactive", "seq",
+}
+CHANGE_FIELDS = {
+    "agent_id", "status", "message", "timestamp", "name", "previous_status", "websocket_connected",
+    "is_available", "reason", "seq",
+}
 
 
 def token(sub, name=None, org=None, role=None, exp_in=600, secret=SECRET, **extra):
@@ -31,11 +46,27 @@ def bearer(sub, **kwargs):
     return {"Authorization": f"Bearer {token(sub, **kwargs)}"}
 
 
-def free_port():
-    """A TCP port free on loopback right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def assert_recent(stamp, within=30):
+    """`stamp` is ISO 8601 UTC ending in Z, and close to now."""
+    assert ISO_Z.fullmatch(stamp), stamp
+    at = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    assert abs((datetime.now(UTC) - at).total_seconds()) < within
+
+
+def envelope_of(payload, event):
+    """The data of a server event, after checking its envelope exactly."""
+    assert set(payload) == {"event", "data", "version"}
+    assert (payload["event"], payload["version"]) == (event, "v1")
+    return payload["data"]
+
+
+def assert_change(data, **expected):
+    """agent_presence_changed data: exactly the contract's fields, consistent, with these values."""
+    assert set(data) == CHANGE_FIELDS
+    assert ISO_Z.fullmatch(data["timestamp"]), data["timestamp"]
+    assert data["is_available"] == (data["status"] == "online" and data["websocket_connected"])
+    assert isinstance(data["seq"], int)
+    assert {key: data[key] for key in expected} == expected
 
 
 def wait_for(predicate, timeout=10.0, interval=0.05, message="condition"):
@@ -48,6 +79,26 @@ def wait_for(predicate, timeout=10.0, interval=0.05, message="condition"):
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {message}")
         time.sleep(interval)
+
+
+@contextlib.contextmanager
+def running(threads, stop, join_timeout=30):
+    """Start `threads` for the block; then set `stop` and join them."""
+    for thread in threads:
+        thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=join_timeout)
+
+
+def free_port():
+    """A TCP port free on loopback right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def redis_binary():
@@ -131,13 +182,8 @@ def service_env(base, **settings):
     return env
 
 
-def start_web(tmp_dir, env, name="web"):
-    """Start `python wsgi.py` on a free port and wait for /health; return (proc, base_url)."""
-    port = free_port()
-    env = dict(env, PORT=str(port), HOST="127.0.0.1")
-    proc = Proc([sys.executable, "wsgi.py"], env, os.path.join(str(tmp_dir), f"{name}-{uuid.uuid4().hex[:6]}.log"))
-    url = f"http://127.0.0.1:{port}"
-
+def wait_healthy(proc, url, name="web", timeout=30):
+    """Wait until `proc` answers GET /health with 200; fail at once if it exits."""
     def healthy():
         if not proc.alive():
             raise AssertionError(f"{name} exited early:\n{proc.log()}")
@@ -146,15 +192,19 @@ def start_web(tmp_dir, env, name="web"):
         except requests.RequestException:
             return False
 
-    wait_for(healthy, timeout=30, message=f"{name} /health")
+    wait_for(healthy, timeout=timeout, message=f"{name} /health")
+
+
+def start_web(tmp_dir, env, name="web", port=None):
+    """Start `python wsgi.py` (on a free port unless given) and wait for /health; return (proc, base_url)."""
+    port = port or free_port()
+    env = dict(env, PORT=str(port), HOST="127.0.0.1")
+    proc = Proc([sys.executable, "wsgi.py"], env, os.path.join(str(tmp_dir), f"{name}-{uuid.uuid4().hex[:6]}.log"))
+    url = f"http://127.0.0.1:{port}"
+    wait_healthy(proc, url, name)
     return proc, url
 
 
 def start_worker(tmp_dir, env, name="worker"):
     """Start `python worker.py` (RQ worker + scheduler leader election)."""
     return Proc([sys.executable, "worker.py"], env, os.path.join(str(tmp_dir), f"{name}-{uuid.uuid4().hex[:6]}.log"))
-
-
-def dumps(value):
-    """Compact JSON, for request bodies sent exactly as written."""
-    return json.dumps(value, separators=(",", ":"))

@@ -1,35 +1,21 @@
 """REST presence: each endpoint's happy path, the presence object, the ledger, org isolation, supervisors."""
-import re
-from datetime import UTC, datetime, timedelta
-
 import pytest
 from sqlalchemy import select
 
 from presence_app.extensions import db
-from presence_app.models import Presence, PresenceChange
+from presence_app.models import PresenceChange
 
-from .support import bearer
+from .inprocess import backdate, silence
+from .support import PRESENCE_FIELDS, assert_recent, bearer
 
 ME = "/api/v1/presence/me/"
 SET_STATUS = "/api/v1/presence/set-status/"
 HEARTBEAT = "/api/v1/presence/heartbeat/"
 ROSTER = "/api/v1/presence/"
-PRESENCE_FIELDS = {
-    "agent_id", "name", "status", "status_message", "last_heartbeat", "websocket_connected", "connections",
-    "status_changed_at", "is_available", "minutes_in_status", "is_inactive", "seq",
-}
-ISO_Z = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
-
-
-def assert_recent(stamp, within=30):
-    """`stamp` is ISO 8601 UTC ending in Z, and close to now."""
-    assert ISO_Z.fullmatch(stamp), stamp
-    at = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-    assert abs((datetime.now(UTC) - at).total_seconds()) < within
 
 
 def ledger(app, agent_id):
-    """The agent's rows in presence_changes, oldest first, as tuples."""
+    """The agent's rows in presence_changes, oldest first, as tuples; every row has its time."""
     with app.app_context():
         rows = db.session.scalars(
             select(PresenceChange).where(PresenceChange.agent_id == agent_id).order_by(PresenceChange.seq)).all()
@@ -38,29 +24,18 @@ def ledger(app, agent_id):
         return [(r.seq, r.from_status, r.to_status, r.message, r.websocket_connected, r.reason) for r in rows]
 
 
-def backdate(app, agent_id, **seconds):
-    """Move presence timestamps into the past, as if that much time had gone by."""
-    with app.app_context():
-        row = db.session.get(Presence, agent_id)
-        for column, ago in seconds.items():
-            setattr(row, column, getattr(row, column) - timedelta(seconds=ago))
-        db.session.commit()
-
-
 def set_status(client, sub, status, message=None, **claims):
     body = {"status": status} if message is None else {"status": status, "message": message}
     return client.post(SET_STATUS, json=body, headers=bearer(sub, **claims))
 
 
-def test_new_agent_starts_offline_and_the_presence_object_has_every_field(client):
-    r = client.get(ME, headers=bearer(5, name="João Silva"))
-    assert r.status_code == 200
-    body = r.json
+def assert_presence_of_joao(body, status, status_message, seq):
+    """Agent 5's presence object field by field: João Silva, no heartbeat, no socket, status set just now."""
     assert set(body) == PRESENCE_FIELDS
     assert body["agent_id"] == 5
     assert body["name"] == "João Silva"
-    assert body["status"] == "offline"
-    assert body["status_message"] == ""
+    assert body["status"] == status
+    assert body["status_message"] == status_message
     assert body["last_heartbeat"] is None
     assert body["websocket_connected"] is False
     assert body["connections"] == 0
@@ -68,27 +43,20 @@ def test_new_agent_starts_offline_and_the_presence_object_has_every_field(client
     assert body["is_available"] is False
     assert body["minutes_in_status"] == 0
     assert body["is_inactive"] is False
-    assert body["seq"] == 0
+    assert body["seq"] == seq
+
+
+def test_new_agent_starts_offline_and_the_presence_object_has_every_field(client):
+    r = client.get(ME, headers=bearer(5, name="João Silva"))
+    assert r.status_code == 200
+    assert_presence_of_joao(r.json, "offline", "", seq=0)
 
 
 def test_set_status_answers_the_presence_object_field_by_field(client):
     r = set_status(client, 5, "busy", "In a meeting until 3 pm", name="João Silva")
     assert r.status_code == 200
-    body = r.json
-    assert set(body) == PRESENCE_FIELDS
-    assert body["agent_id"] == 5
-    assert body["name"] == "João Silva"
-    assert body["status"] == "busy"
-    assert body["status_message"] == "In a meeting until 3 pm"
-    assert body["last_heartbeat"] is None
-    assert body["websocket_connected"] is False
-    assert body["connections"] == 0
-    assert_recent(body["status_changed_at"])
-    assert body["is_available"] is False
-    assert body["minutes_in_status"] == 0
-    assert body["is_inactive"] is False
-    assert body["seq"] == 1
-    assert client.get(ME, headers=bearer(5, name="João Silva")).json == body
+    assert_presence_of_joao(r.json, "busy", "In a meeting until 3 pm", seq=1)
+    assert client.get(ME, headers=bearer(5, name="João Silva")).json == r.json
 
 
 @pytest.mark.parametrize("status", ["online", "busy", "away"])
@@ -152,14 +120,14 @@ def test_heartbeat_answers_my_presence_and_records_the_heartbeat(app, client):
 
 def test_is_inactive_after_the_timeout_without_a_sign_of_life_and_a_heartbeat_revives(app, client):
     set_status(client, 5, "online")
-    backdate(app, 5, last_seen=app.config["PRESENCE_TIMEOUT_SECONDS"] + 5)
+    silence(app, 5)
     assert client.get(ME, headers=bearer(5)).json["is_inactive"] is True  # reading is no sign of life
     assert client.post(HEARTBEAT, headers=bearer(5)).json["is_inactive"] is False
 
 
 def test_a_status_change_is_a_sign_of_life(app, client):
     client.get(ME, headers=bearer(5))
-    backdate(app, 5, last_seen=app.config["PRESENCE_TIMEOUT_SECONDS"] + 5)
+    silence(app, 5)
     assert client.get(ME, headers=bearer(5)).json["is_inactive"] is True
     assert set_status(client, 5, "busy").json["is_inactive"] is False
 

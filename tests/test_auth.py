@@ -4,11 +4,11 @@ import warnings
 
 import jwt as pyjwt
 import pytest
-from sqlalchemy import func, select
 
 from presence_app.extensions import db
 from presence_app.models import Agent
 
+from .inprocess import count
 from .support import SECRET, bearer, token
 
 ME = "/api/v1/presence/me/"
@@ -35,11 +35,6 @@ def hs512_token():
 
 def auth(value):
     return {"Authorization": value}
-
-
-def agents_in_db(app):
-    with app.app_context():
-        return db.session.scalar(select(func.count()).select_from(Agent))
 
 
 def assert_401(r):
@@ -83,7 +78,7 @@ AUTH_FAILURES = {
 @pytest.mark.parametrize("case", list(AUTH_FAILURES))
 def test_every_auth_failure_answers_401_in_the_envelope(app, client, case):
     assert_401(client.get(ME, headers=AUTH_FAILURES[case]()))
-    assert agents_in_db(app) == 0  # nobody is provisioned from a refused token
+    assert count(app, Agent) == 0  # nobody is provisioned from a refused token
 
 
 PROTECTED = [
@@ -109,14 +104,14 @@ def test_a_token_in_the_query_string_is_refused_on_every_endpoint(app, client, m
     r = client.open(f"{path}{joiner}token={token(5)}", method=method, json=body, headers=bearer(5))
     assert_401(r)
     assert "query string" in r.json["message"]
-    assert agents_in_db(app) == 0
+    assert count(app, Agent) == 0
 
 
 @pytest.mark.parametrize("name", ["token", "access_token", "jwt", "auth"])
 def test_a_token_in_the_query_string_is_refused_under_any_usual_name(app, client, name):
     r = client.get(f"{ME}?{name}={token(5)}", headers=bearer(5))  # even beside a valid header
     assert_401(r)
-    assert agents_in_db(app) == 0
+    assert count(app, Agent) == 0
 
 
 def test_a_token_only_in_the_query_string_is_refused(client):
@@ -203,7 +198,7 @@ def test_create_agent_refuses_bad_input(app, runner, args, complaint):
     result = create_agent(runner, "--email", "ana@example.com", "--name", "Ana", *args)
     assert result.exit_code != 0
     assert complaint in result.output
-    assert agents_in_db(app) == 0
+    assert count(app, Agent) == 0
 
 
 def test_create_agent_refuses_a_taken_email(app, runner):
@@ -211,7 +206,7 @@ def test_create_agent_refuses_a_taken_email(app, runner):
     result = create_agent(runner, "--email", "ANA@example.com", "--name", "Ana 2", "--password", "long-enough")
     assert result.exit_code != 0
     assert "exists already" in result.output
-    assert agents_in_db(app) == 1
+    assert count(app, Agent) == 1
 
 
 def test_login_with_a_wrong_password_or_unknown_email_is_401_alike(client, runner):

@@ -11,24 +11,17 @@ import pytest
 
 from presence_app import jobs
 
-from .support import bearer, wait_for
-from .test_expiry_processes import MEETING, Database, Observer, Rest
+from .clients import Rest, matches
+from .inprocess import run_job
+from .support import CHAT, MEETING, bearer, running, wait_for
 
 SHORT = 0.5  # PRESENCE_TIMEOUT_SECONDS and TYPING_TIMEOUT_SECONDS of the in-process app
-CHAT = "5511999999999"
 
 
 @pytest.fixture
 def app(make_app):
     """The embedded app with timeouts of half a second (the jobs are called by the tests)."""
     return make_app(PRESENCE_TIMEOUT_SECONDS=SHORT, TYPING_TIMEOUT_SECONDS=SHORT)
-
-
-@pytest.fixture
-def database(fresh_db):
-    db = Database(fresh_db)
-    yield db
-    db.engine.dispose()
 
 
 class Heard:
@@ -39,8 +32,7 @@ class Heard:
 
     def of(self, name, **match):
         self.events += [(e["name"], e["args"][0]["data"]) for e in self.sio.get_received()]
-        return [data for event, data in self.events
-                if event == name and all(data.get(k) == v for k, v in match.items())]
+        return [data for event, data in self.events if event == name and matches(data, match)]
 
     def changes(self, agent_id, **match):
         return self.of("agent_presence_changed", agent_id=agent_id, **match)
@@ -54,13 +46,8 @@ def observer(connect):
     return Heard(sio)
 
 
-def run(app, job):
-    with app.app_context():
-        return job()
-
-
 def sweep(app):
-    return run(app, jobs.check_agent_presence_timeout)
+    return run_job(app, jobs.check_agent_presence_timeout)
 
 
 def silent(client, agent_id):
@@ -172,7 +159,7 @@ def test_the_timeout_stops_the_agents_typing_indicator_once(app, client, observe
 
     assert sweep(app) == 1
     assert len(observer.of("typing_stop", agent_id=13, chat_id=CHAT)) == 1
-    assert run(app, jobs.expire_stale_typing) == 0
+    assert run_job(app, jobs.expire_stale_typing) == 0
     assert len(observer.of("typing_stop", agent_id=13)) == 1
 
 
@@ -185,13 +172,13 @@ def test_an_unrenewed_typing_indicator_is_stopped_once_and_a_renewed_one_is_kept
     def renew_other_then_expire():
         renewed = client.post("/api/v1/typing/", json={"chat_id": other}, headers=bearer(14)).json
         assert renewed["started"] is False, "a renewal is silent"
-        return run(app, jobs.expire_stale_typing)
+        return run_job(app, jobs.expire_stale_typing)
 
     wait_for(renew_other_then_expire, message="the stale indicator expired")
 
     (stop,) = observer.of("typing_stop", agent_id=14)
     assert (stop["chat_id"], stop["from"]) == (CHAT, "Agent 14")
-    assert run(app, jobs.expire_stale_typing) == 0
+    assert run_job(app, jobs.expire_stale_typing) == 0
     assert len(observer.of("typing_stop", agent_id=14)) == 1
     assert len(observer.of("typing_start", agent_id=14, chat_id=other)) == 1
 
@@ -225,7 +212,7 @@ def test_heartbeats_racing_sweeps_never_leave_an_agent_offline(app, observer, da
     agents = [41, 42, 43, 44, 45, 46]
     for sub in agents:
         go_busy(app.test_client(), sub)
-    stop, failures, lost = threading.Event(), [], set()
+    stop, failures = threading.Event(), []
 
     def sweeper():
         while not stop.is_set():
@@ -243,15 +230,8 @@ def test_heartbeats_racing_sweeps_never_leave_an_agent_offline(app, observer, da
 
     threads = [threading.Thread(target=sweeper) for _ in range(2)]
     threads += [threading.Thread(target=beater, args=(sub,)) for sub in agents]
-    for thread in threads:
-        thread.start()
-    deadline = time.monotonic() + 4
-    while time.monotonic() < deadline:
-        lost.update(database.lost_heartbeats(SHORT))
-        time.sleep(0.01)
-    stop.set()
-    for thread in threads:
-        thread.join(timeout=30)
+    with running(threads, stop):
+        lost = database.lost_during(4, SHORT, interval=0.01)
 
     assert not failures, failures[:3]
     assert not lost, f"offline by timeout despite a heartbeat younger than the timeout: {sorted(lost)}"
@@ -272,47 +252,41 @@ LATENCY = 1.5  # the job's pass and the emit, on a loaded two-core machine
 
 
 @pytest.mark.processes
-def test_embedded_web_process_times_out_a_silent_agent_within_bound_once(processes, database):
+def test_embedded_web_process_times_out_a_silent_agent_within_bound_once(processes, database, observers):
     _, url = processes.web(**EMBEDDED)  # no REDIS_URL: the jobs run inside the web process
     rest = Rest(url)
     assert rest.http.get(f"{url}/health").json()["mode"] == "embedded"
-    observer = Observer(url, 900, role="supervisor")
-    try:
-        rest.set_status(15, "busy", MEETING)
-        sent, _ = rest.heartbeat(15)
-        (arrived, event), = wait_for(lambda: observer.changes(15, reason="timeout"), timeout=10,
-                                     message="the embedded timeout job")
-        bound = EMBEDDED["PRESENCE_TIMEOUT_SECONDS"] + EMBEDDED["PRESENCE_SWEEP_SECONDS"] + LATENCY
-        print(f"\nembedded: last sign of life -> timeout event {arrived - sent:.2f}s (bound {bound}s)")
-        assert arrived - sent <= bound
-        assert (event["status"], event["previous_status"]) == ("offline", "busy")
-        time.sleep(2 * EMBEDDED["PRESENCE_SWEEP_SECONDS"])
-        assert len(observer.changes(15, reason="timeout")) == 1
-        assert database.reasons(15) == ["manual", "timeout"]
-        _, resumed = rest.heartbeat(15)
-        assert (resumed["status"], resumed["status_message"]) == ("busy", MEETING)
-    finally:
-        observer.close()
+    observer = observers(url, 900, role="supervisor")
+    rest.set_status(15, "busy", MEETING)
+    sent, _ = rest.heartbeat(15)
+    (arrived, event), = wait_for(lambda: observer.changes(15, reason="timeout"), timeout=10,
+                                 message="the embedded timeout job")
+    bound = EMBEDDED["PRESENCE_TIMEOUT_SECONDS"] + EMBEDDED["PRESENCE_SWEEP_SECONDS"] + LATENCY
+    print(f"\nembedded: last sign of life -> timeout event {arrived - sent:.2f}s (bound {bound}s)")
+    assert arrived - sent <= bound
+    assert (event["status"], event["previous_status"]) == ("offline", "busy")
+    time.sleep(2 * EMBEDDED["PRESENCE_SWEEP_SECONDS"])
+    assert len(observer.changes(15, reason="timeout")) == 1
+    assert database.reasons(15) == ["manual", "timeout"]
+    _, resumed = rest.heartbeat(15)
+    assert (resumed["status"], resumed["status_message"]) == ("busy", MEETING)
 
 
 @pytest.mark.processes
-def test_embedded_web_process_stops_an_unrenewed_typing_indicator_once(processes, database):
+def test_embedded_web_process_stops_an_unrenewed_typing_indicator_once(processes, database, observers):
     _, url = processes.web(**dict(EMBEDDED, PRESENCE_TIMEOUT_SECONDS=60))
     rest = Rest(url)
-    observer = Observer(url, 900, chats=[CHAT], role="supervisor")
-    try:
-        rest.set_status(16, "online")
-        sent, answer = rest.typing(16, CHAT)
-        assert answer["started"] is True
-        (arrived, stop), = wait_for(lambda: observer.of("typing_stop", agent_id=16), timeout=10,
-                                    message="the embedded typing expiry")
-        bound = EMBEDDED["TYPING_TIMEOUT_SECONDS"] + 1 + LATENCY  # TYPING_SWEEP_SECONDS is 1 here
-        print(f"\nembedded: last renewal -> typing_stop {arrived - sent:.2f}s (bound {bound}s)")
-        assert EMBEDDED["TYPING_TIMEOUT_SECONDS"] <= arrived - sent <= bound
-        assert stop["chat_id"] == CHAT
-        time.sleep(2)
-        assert len(observer.of("typing_stop", agent_id=16)) == 1
-        assert len(observer.of("typing_start", agent_id=16)) == 1
-        assert database.typing_count() == 0
-    finally:
-        observer.close()
+    observer = observers(url, 900, chats=[CHAT], role="supervisor")
+    rest.set_status(16, "online")
+    sent, answer = rest.typing(16, CHAT)
+    assert answer["started"] is True
+    (arrived, stop), = wait_for(lambda: observer.of("typing_stop", agent_id=16), timeout=10,
+                                message="the embedded typing expiry")
+    bound = EMBEDDED["TYPING_TIMEOUT_SECONDS"] + 1 + LATENCY  # TYPING_SWEEP_SECONDS is 1 here
+    print(f"\nembedded: last renewal -> typing_stop {arrived - sent:.2f}s (bound {bound}s)")
+    assert EMBEDDED["TYPING_TIMEOUT_SECONDS"] <= arrived - sent <= bound
+    assert stop["chat_id"] == CHAT
+    time.sleep(2)
+    assert len(observer.of("typing_stop", agent_id=16)) == 1
+    assert len(observer.of("typing_start", agent_id=16)) == 1
+    assert database.typing_count() == 0

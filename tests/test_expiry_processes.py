@@ -8,23 +8,16 @@ the job and the emit through Redis on a loaded two-core machine.
 import os
 import random
 import shutil
-import sys
 import threading
 import time
-import uuid
 
 import pytest
 import redis
-import requests
-import socketio
-from sqlalchemy import create_engine, func, select
 
-from presence_app.config import database_url as sa_url
-from presence_app.dbtime import seconds_ago
-from presence_app.models import Presence, PresenceChange, TypingIndicator
 from presence_app.runtime import LEADER_KEY
 
-from .support import Proc, bearer, service_env, token, wait_for
+from .clients import Rest
+from .support import CHAT, MEETING, running, wait_for
 
 pytestmark = pytest.mark.processes
 
@@ -38,124 +31,6 @@ TYPING_SWEEP = max(1, min(5, int(TYPING / 6)))  # config.py's derivation
 TYPING_BOUND = TYPING + TYPING_SWEEP + POLL + LATENCY
 REAP_BOUND = 3 * BEAT + BEAT + POLL + LATENCY  # dead after 3 beats, reaped by a job every beat
 SCHEDULED_JOBS = "rq:scheduler:scheduled_jobs"  # rq_scheduler.Scheduler.scheduled_jobs_key
-MEETING = "In a meeting until 3 pm"
-EVENTS = ("agent_presence_changed", "typing_start", "typing_stop", "presence_state")
-P, L, T = Presence.__table__, PresenceChange.__table__, TypingIndicator.__table__
-
-
-class Observer:
-    """A real Socket.IO client that records every event it receives, with its arrival time."""
-
-    def __init__(self, url, sub, chats=(), **claims):
-        self.events = []
-        self.sio = socketio.Client(reconnection=False)
-        for name in EVENTS:
-            self.sio.on(name, self._recorder(name))
-        self.sio.connect(url, auth={"token": token(sub, **claims)}, transports=["websocket"], wait_timeout=10)
-        for chat_id in chats:
-            ack = self.sio.call("join_chat", {"chat_id": chat_id}, timeout=10)
-            assert ack["ok"], ack
-
-    def _recorder(self, name):
-        def record(message):
-            self.events.append((time.monotonic(), name, message["data"]))
-        return record
-
-    def of(self, name, **match):
-        """(arrival, data) of every `name` event whose data matches `match`."""
-        return [(at, data) for at, event, data in list(self.events)
-                if event == name and all(data.get(k) == v for k, v in match.items())]
-
-    def changes(self, agent_id, **match):
-        return self.of("agent_presence_changed", agent_id=agent_id, **match)
-
-    def call(self, event, data=None):
-        return self.sio.call(event, data if data is not None else {}, timeout=10)
-
-    def close(self):
-        if self.sio.connected:
-            self.sio.disconnect()
-
-
-class Rest:
-    """The REST API of one web process, as an agent's console calls it."""
-
-    def __init__(self, url):
-        self.url, self.http = url, requests.Session()
-
-    def heartbeat(self, sub):
-        """Send a heartbeat; return (monotonic time it was sent, presence answered)."""
-        sent = time.monotonic()
-        answer = self.http.post(f"{self.url}/api/v1/presence/heartbeat/", headers=bearer(sub), timeout=10)
-        assert answer.status_code == 200, answer.text
-        return sent, answer.json()
-
-    def set_status(self, sub, status, message=""):
-        answer = self.http.post(f"{self.url}/api/v1/presence/set-status/", headers=bearer(sub), timeout=10,
-                                json={"status": status, "message": message})
-        assert answer.status_code == 200, answer.text
-        return answer.json()
-
-    def get(self, sub, agent_id):
-        answer = self.http.get(f"{self.url}/api/v1/presence/{agent_id}/", headers=bearer(sub), timeout=10)
-        assert answer.status_code == 200, answer.text
-        return answer.json()
-
-    def typing(self, sub, chat_id):
-        sent = time.monotonic()
-        answer = self.http.post(f"{self.url}/api/v1/typing/", headers=bearer(sub), json={"chat_id": chat_id},
-                                timeout=10)
-        assert answer.status_code == 200, answer.text
-        return sent, answer.json()
-
-
-class Database:
-    """Read-only look at the test database from the test process: the ledger is the count of announcements."""
-
-    def __init__(self, url):
-        self.engine = create_engine(sa_url(url))
-
-    def ledger(self, agent_id):
-        with self.engine.connect() as conn:
-            return conn.execute(select(L).where(L.c.agent_id == agent_id).order_by(L.c.seq)).all()
-
-    def reasons(self, agent_id):
-        return [row.reason for row in self.ledger(agent_id)]
-
-    def presence(self, agent_id):
-        with self.engine.connect() as conn:
-            return conn.execute(select(P).where(P.c.agent_id == agent_id)).first()
-
-    def lost_heartbeats(self, timeout):
-        """Agents offline by timeout although their last sign of life is younger than the timeout."""
-        with self.engine.connect() as conn:
-            return conn.execute(select(P.c.agent_id).where(
-                P.c.timed_out, P.c.status == "offline", P.c.last_seen >= seconds_ago(timeout))).scalars().all()
-
-    def typing_count(self):
-        with self.engine.connect() as conn:
-            return conn.scalar(select(func.count()).select_from(T))
-
-
-@pytest.fixture
-def database(fresh_db):
-    db = Database(fresh_db)
-    yield db
-    db.engine.dispose()
-
-
-@pytest.fixture
-def observers():
-    """Open Observers: observe(url, sub, ...) -> Observer, all closed at the end."""
-    opened = []
-
-    def observe(url, sub, chats=(), **claims):
-        opened.append(Observer(url, sub, chats, **claims))
-        return opened[-1]
-
-    yield observe
-    for observer in opened:
-        observer.close()
 
 
 @pytest.fixture
@@ -249,12 +124,11 @@ def test_resume_restores_busy_with_its_message(fast, observers, database, redis_
 def test_unrenewed_typing_indicator_is_stopped_once(fast, observers, database, redis_client):
     _, url = fast.web(PRESENCE_TIMEOUT_SECONDS=60)  # the agent stays online: only the typing rule acts
     fast.worker(PRESENCE_TIMEOUT_SECONDS=60)
-    chat = "5511999999999"
-    rest, observer = Rest(url), observers(url, 100, chats=[chat], role="supervisor")
+    rest, observer = Rest(url), observers(url, 100, chats=[CHAT], role="supervisor")
     scheduler_ready(redis_client)
     rest.set_status(12, "online")
 
-    sent, answer = rest.typing(12, chat)
+    sent, answer = rest.typing(12, CHAT)
     assert answer["started"] is True
 
     (arrived, stop), = wait_for(lambda: observer.of("typing_stop", agent_id=12), timeout=TYPING_BOUND + 5,
@@ -262,7 +136,7 @@ def test_unrenewed_typing_indicator_is_stopped_once(fast, observers, database, r
     print(f"\ntyping timeout {TYPING}s, typing sweep {TYPING_SWEEP}s: renewal -> typing_stop {arrived - sent:.2f}s")
     assert arrived - sent <= TYPING_BOUND
     assert arrived - sent >= TYPING
-    assert stop["chat_id"] == chat and stop["from"] == "Agent 12"
+    assert stop["chat_id"] == CHAT and stop["from"] == "Agent 12"
     time.sleep(2 * TYPING_SWEEP + POLL)
     assert len(observer.of("typing_start", agent_id=12)) == 1
     assert len(observer.of("typing_stop", agent_id=12)) == 1
@@ -305,7 +179,7 @@ def test_heartbeats_hammered_against_sweeps_never_leave_a_live_agent_offline(fas
     live, edge = [31, 32, 33, 34], [41, 42, 43, 44, 45, 46]
     for sub in live + edge:
         go_busy(Rest(url), sub)
-    stop, failures, lost = threading.Event(), [], set()
+    stop, failures = threading.Event(), []
 
     def hammer(sub, low, high):
         rest, rng = Rest(url), random.Random(sub)
@@ -321,15 +195,8 @@ def test_heartbeats_hammered_against_sweeps_never_leave_a_live_agent_offline(fas
     # live agents beat far inside the timeout; edge agents beat around it, so sweeps race them
     threads = [threading.Thread(target=hammer, args=(s, 0.05, 0.2)) for s in live]
     threads += [threading.Thread(target=hammer, args=(s, 0.5 * TIMEOUT, 2 * TIMEOUT)) for s in edge]
-    for thread in threads:
-        thread.start()
-    deadline = time.monotonic() + 8
-    while time.monotonic() < deadline:
-        lost.update(database.lost_heartbeats(TIMEOUT))
-        time.sleep(0.02)
-    stop.set()
-    for thread in threads:
-        thread.join(timeout=15)
+    with running(threads, stop, join_timeout=15):
+        lost = database.lost_during(8, TIMEOUT, interval=0.02)
 
     assert not failures, failures[:5]
     assert not lost, f"agents offline by timeout despite a recent heartbeat: {sorted(lost)}"
@@ -414,14 +281,10 @@ def _libfaketime():
     return None
 
 
-def start_worker_with_clock(processes, offset, **settings):
+def start_worker_with_clock(processes, offset):
     """`python worker.py` whose clock (and only its clock) is shifted by `offset`, through libfaketime."""
-    env = service_env(processes.env, **settings)
-    env.update(LD_PRELOAD=_libfaketime(), FAKETIME=offset, FAKETIME_DONT_FAKE_MONOTONIC="1")
-    proc = Proc([sys.executable, "worker.py"], env,
-                os.path.join(str(processes.tmp_path), f"worker-faketime-{uuid.uuid4().hex[:6]}.log"))
-    processes.procs.append(proc)
-    return proc
+    return processes.worker(name="worker-faketime", LD_PRELOAD=_libfaketime(), FAKETIME=offset,
+                            FAKETIME_DONT_FAKE_MONOTONIC="1")
 
 
 @pytest.mark.skipif(not shutil.which("faketime") or not _libfaketime(),
@@ -447,17 +310,12 @@ def test_worker_with_a_shifted_clock_times_out_nobody_alive(fast, observers, dat
         while not stop.wait(0.3):
             beat.heartbeat(72)
 
-    beating = threading.Thread(target=keep_alive)
-    beating.start()
-    try:
+    with running([threading.Thread(target=keep_alive)], stop, join_timeout=10):
         sent = time.monotonic()
         (arrived, _), = wait_for(lambda: observer.changes(73, reason="timeout"), timeout=TIMEOUT_BOUND + 5,
                                  message="the silent agent timed out by the shifted worker")
         assert arrived - sent <= TIMEOUT_BOUND
         time.sleep(3 * SWEEP + POLL)  # more sweeps by the shifted worker
-    finally:
-        stop.set()
-        beating.join(timeout=10)
     assert "timeout" not in database.reasons(71) and "timeout" not in database.reasons(72)
     assert not observer.changes(71, reason="timeout") and not observer.changes(72, reason="timeout")
     assert [Rest(url).get(100, s)["status"] for s in (71, 72)] == ["online", "busy"]

@@ -4,60 +4,27 @@ tests/js/client.mjs runs socket.io-client as the platform's front end does (`io(
 {token}})`, polling then the websocket upgrade); this module drives it line by line and checks
 what it received, envelope by envelope and field by field.
 """
-import re
-
 import pytest
-import requests
-from sqlalchemy import create_engine, text
 
-from presence_app.config import database_url as sa_url
-
-from .clients import PRESENCE_FIELDS, Clients, node_missing
-from .support import bearer, token, wait_for
+from .clients import Rest, node_missing
+from .support import CHANGE_FIELDS, CHAT, FAST, ISO_Z, PRESENCE_FIELDS, envelope_of, token, wait_for
 
 pytestmark = [pytest.mark.processes, pytest.mark.skipif(node_missing() is not None, reason=str(node_missing()))]
-
-FAST = {"DISCONNECT_GRACE_SECONDS": 1, "PROCESS_BEAT_SECONDS": 1}
-ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
-CHAT = "5511999999999"
-PRESENCE_OBJECT = {"agent_id", "name", "status", "status_message", "last_heartbeat", "websocket_connected",
-                   "connections", "status_changed_at", "is_available", "minutes_in_status", "is_inactive", "seq"}
-
-
-@pytest.fixture
-def clients(tmp_path):
-    """Node and Python clients of one test, closed before its processes stop."""
-    opened = Clients(tmp_path)
-    yield opened
-    opened.close_all()
-
-
-def rest(url, method, path, sub, body=None, **claims):
-    """Call the REST API as agent `sub`; check it succeeded and return the JSON answer."""
-    r = requests.request(method, f"{url}/api/v1{path}", headers=bearer(sub, **claims), json=body, timeout=15)
-    assert r.status_code == 200, r.text
-    return r.json()
-
-
-def envelope_of(payload, event):
-    """The data of a server event, after checking its envelope exactly."""
-    assert set(payload) == {"event", "data", "version"}
-    assert (payload["event"], payload["version"]) == (event, "v1")
-    return payload["data"]
 
 
 def change_of(payload):
     """The data of agent_presence_changed with its timestamp checked and set aside."""
     data = dict(envelope_of(payload, "agent_presence_changed"))
-    assert set(data) == PRESENCE_FIELDS
-    assert ISO.fullmatch(data.pop("timestamp"))
+    assert set(data) == CHANGE_FIELDS
+    assert ISO_Z.fullmatch(data.pop("timestamp"))
     return data
 
 
 def test_official_js_client_connects_gets_presence_state_changes_chat_rooms_and_typing(processes, clients):
     _, url = processes.web(**FAST)
-    rest(url, "POST", "/presence/set-status/", 1, {"status": "busy", "message": "In a meeting until 3 pm"},
-         name="João Silva")
+    api = Rest(url)
+    api.ok("POST", "/presence/set-status/", 1, {"status": "busy", "message": "In a meeting until 3 pm"},
+           name="João Silva")
     node = clients.node(url)
 
     connected = node.connect({"token": token(5, name="Maria")})
@@ -67,11 +34,11 @@ def test_official_js_client_connects_gets_presence_state_changes_chat_rooms_and_
 
     # presence_state: sent at once, my org's roster in presence objects.
     state = envelope_of(node.wait("presence_state")[0], "presence_state")
-    assert set(state) == {"agents", "server_time"} and ISO.fullmatch(state["server_time"])
+    assert set(state) == {"agents", "server_time"} and ISO_Z.fullmatch(state["server_time"])
     assert [agent["agent_id"] for agent in state["agents"]] == [1, 5]
     joao, maria = state["agents"]
-    assert set(joao) == PRESENCE_OBJECT and set(maria) == PRESENCE_OBJECT
-    assert ISO.fullmatch(joao.pop("status_changed_at")) and ISO.fullmatch(maria.pop("status_changed_at"))
+    assert set(joao) == PRESENCE_FIELDS and set(maria) == PRESENCE_FIELDS
+    assert ISO_Z.fullmatch(joao.pop("status_changed_at")) and ISO_Z.fullmatch(maria.pop("status_changed_at"))
     assert joao == {"agent_id": 1, "name": "João Silva", "status": "busy", "status_message": "In a meeting until 3 pm",
                     "last_heartbeat": None, "websocket_connected": False, "connections": 0, "is_available": False,
                     "minutes_in_status": 0, "is_inactive": False, "seq": 1}
@@ -80,11 +47,11 @@ def test_official_js_client_connects_gets_presence_state_changes_chat_rooms_and_
                      "minutes_in_status": 0, "is_inactive": False, "seq": 1}
 
     # Status changes made over REST reach the JavaScript client.
-    rest(url, "POST", "/presence/set-status/", 1, {"status": "online"}, name="João Silva")
+    api.ok("POST", "/presence/set-status/", 1, {"status": "online"}, name="João Silva")
     assert change_of(node.wait("agent_presence_changed", agent_id=1, seq=2)[0]) == {
         "agent_id": 1, "status": "online", "message": "", "name": "João Silva", "previous_status": "busy",
         "websocket_connected": False, "is_available": False, "reason": "manual", "seq": 2}
-    rest(url, "POST", "/presence/set-status/", 5, {"status": "online", "message": "Ready"}, name="Maria")
+    api.ok("POST", "/presence/set-status/", 5, {"status": "online", "message": "Ready"}, name="Maria")
     assert change_of(node.wait("agent_presence_changed", agent_id=5, seq=2)[0]) == {
         "agent_id": 5, "status": "online", "message": "Ready", "name": "Maria", "previous_status": "offline",
         "websocket_connected": True, "is_available": True, "reason": "manual", "seq": 2}
@@ -92,8 +59,8 @@ def test_official_js_client_connects_gets_presence_state_changes_chat_rooms_and_
     # Client events and their acks, as the JavaScript client sees them.
     assert node.call("join_chat", {"chat_id": CHAT}) == {"ok": True, "chat_id": CHAT}
     beat = node.call("heartbeat", {})
-    assert set(beat) == {"ok", "server_time", "presence"} and beat["ok"] is True and ISO.fullmatch(beat["server_time"])
-    assert beat["presence"]["agent_id"] == 5 and ISO.fullmatch(beat["presence"]["last_heartbeat"])
+    assert set(beat) == {"ok", "server_time", "presence"} and beat["ok"] is True and ISO_Z.fullmatch(beat["server_time"])
+    assert beat["presence"]["agent_id"] == 5 and ISO_Z.fullmatch(beat["presence"]["last_heartbeat"])
     assert node.call("set_status", {"status": "busy", "message": "Lunch"})["presence"]["status"] == "busy"
     assert change_of(node.wait("agent_presence_changed", agent_id=5, seq=3)[0])["message"] == "Lunch"
     refused = node.call("set_status", {"status": "BUSY"})
@@ -101,14 +68,14 @@ def test_official_js_client_connects_gets_presence_state_changes_chat_rooms_and_
     assert (refused["ok"], refused["error"]) == (False, "validation_error") and "status" in refused["details"]
 
     # Typing in the chat's room: another agent over REST, then this client itself.
-    rest(url, "POST", "/typing/", 6, {"chat_id": CHAT}, name="Ana")
+    api.ok("POST", "/typing/", 6, {"chat_id": CHAT}, name="Ana")
     start = envelope_of(node.wait("typing_start", agent_id=6)[0], "typing_start")
-    assert ISO.fullmatch(start.pop("timestamp"))
+    assert ISO_Z.fullmatch(start.pop("timestamp"))
     assert start == {"chat_id": CHAT, "from": "Ana", "agent_id": 6}
-    assert rest(url, "POST", "/typing/", 6, {"chat_id": CHAT}, name="Ana")["started"] is False
-    rest(url, "DELETE", f"/typing/?chat_id={CHAT}", 6, name="Ana")
+    assert api.ok("POST", "/typing/", 6, {"chat_id": CHAT}, name="Ana")["started"] is False
+    api.ok("DELETE", f"/typing/?chat_id={CHAT}", 6, name="Ana")
     stop = envelope_of(node.wait("typing_stop", agent_id=6)[0], "typing_stop")
-    assert ISO.fullmatch(stop.pop("timestamp"))
+    assert ISO_Z.fullmatch(stop.pop("timestamp"))
     assert stop == {"chat_id": CHAT, "from": "Ana", "agent_id": 6}
     assert node.call("typing_start", {"chat_id": CHAT}) == {"ok": True, "chat_id": CHAT, "typing": True,
                                                             "started": True}
@@ -119,8 +86,8 @@ def test_official_js_client_connects_gets_presence_state_changes_chat_rooms_and_
 
     # After leave_chat the room is silent for this client; a later presence change proves delivery.
     assert node.call("leave_chat", {"chat_id": CHAT}) == {"ok": True, "chat_id": CHAT}
-    rest(url, "POST", "/typing/", 6, {"chat_id": CHAT}, name="Ana")
-    rest(url, "POST", "/presence/set-status/", 1, {"status": "away"}, name="João Silva")
+    api.ok("POST", "/typing/", 6, {"chat_id": CHAT}, name="Ana")
+    api.ok("POST", "/presence/set-status/", 1, {"status": "away"}, name="João Silva")
     node.wait("agent_presence_changed", agent_id=1, status="away")
     assert [(e, d["agent_id"]) for e, d in node.timeline("typing_start", "typing_stop")] == [
         ("typing_start", 6), ("typing_stop", 6), ("typing_start", 5), ("typing_stop", 5)]
@@ -134,6 +101,7 @@ def test_official_js_client_connects_gets_presence_state_changes_chat_rooms_and_
 
 def test_official_js_client_is_refused_with_the_servers_reason(processes, clients):
     _, url = processes.web(**FAST)
+    api = Rest(url)
     node = clients.node(url)
     cases = [
         ({}, {}, "missing token"),
@@ -146,44 +114,43 @@ def test_official_js_client_is_refused_with_the_servers_reason(processes, client
         assert refused["type"] == "connect_error", (reason, refused)
         assert refused["message"].startswith(reason)
         assert refused["data"] == {"error": "unauthorized", "message": refused["message"], "details": {}}
-    assert rest(url, "GET", "/presence/me/", 5)["connections"] == 0
+    assert api.ok("GET", "/presence/me/", 5)["connections"] == 0
     assert node.connect({"token": token(5)})["type"] == "connected"
 
 
 def test_node_and_python_clients_on_different_web_processes_see_every_change_once_in_seq_order(
-        production, clients):
+        production, clients, database):
     """The Procfile topology: two web processes and a worker sharing Redis, a client on each web."""
     timing = dict(FAST, PRESENCE_TIMEOUT_SECONDS=2, PRESENCE_SWEEP_SECONDS=1)
-    _, web1 = production.web(name="web1", **timing)
-    _, web2 = production.web(name="web2", **timing)
-    production.worker(**timing)
+    (_, web1), (_, web2) = production.cluster(**timing)
+    api1, api2 = Rest(web1), Rest(web2)
     node = clients.node(web1)
     assert node.connect({"token": token(60, name="Node")})["type"] == "connected"
     python = clients.console(web2, 61, name="Python").connect()
     node.wait("agent_presence_changed", agent_id=61, reason="connected")
-    before = set(ledger(production.env["DATABASE_URL"]))
+    before = set(ledger(database))
 
     # Every entrance, through either process and the worker.
-    rest(web1, "POST", "/presence/set-status/", 62, {"status": "online"})
-    rest(web2, "POST", "/presence/set-status/", 62, {"status": "busy", "message": "lunch"})
+    api1.ok("POST", "/presence/set-status/", 62, {"status": "online"})
+    api2.ok("POST", "/presence/set-status/", 62, {"status": "busy", "message": "lunch"})
     assert python.call("set_status", {"status": "online", "message": ""})["ok"] is True
     assert node.call("set_status", {"status": "away", "message": "brb"})["ok"] is True
-    rest(web2, "POST", "/presence/62/set-status/", 64, {"status": "away", "message": "on a call"}, role="supervisor")
+    api2.ok("POST", "/presence/62/set-status/", 64, {"status": "away", "message": "on a call"}, role="supervisor")
     for client in (node, python):
         client.wait("agent_presence_changed", agent_id=62, reason="timeout")
-    rest(web1, "POST", "/presence/heartbeat/", 62)
+    api1.ok("POST", "/presence/heartbeat/", 62)
     visitor = clients.console(web2, 63).connect()
     for client in (node, python):
         client.wait("agent_presence_changed", agent_id=63, reason="connected")
     visitor.close()
     for client in (node, python):
         client.wait("agent_presence_changed", agent_id=63, reason="disconnected")
-    rest(web2, "POST", "/presence/set-status/", 62, {"status": "offline"})  # so nothing times out from here
+    api2.ok("POST", "/presence/set-status/", 62, {"status": "offline"})  # so nothing times out from here
     assert node.call("set_status", {"status": "online", "message": "sentinel"})["ok"] is True
     for client in (node, python):
         client.wait("agent_presence_changed", agent_id=60, message="sentinel")
 
-    expected = [row for row in ledger(production.env["DATABASE_URL"]) if row not in before]
+    expected = [row for row in ledger(database) if row not in before]
     reasons = {row[2] for row in expected}
     assert reasons == {"manual", "supervisor", "timeout", "resumed", "connected", "disconnected"}
     for client in (node, python):
@@ -195,13 +162,8 @@ def test_node_and_python_clients_on_different_web_processes_see_every_change_onc
         assert sorted(seen) == sorted(expected)
 
 
-def ledger(database_url):
+def ledger(database):
     """Every recorded change of the default org, as (agent, seq, reason, status, message, connected)."""
-    engine = create_engine(sa_url(database_url))
-    try:
-        with engine.connect() as conn:
-            return [tuple(row) for row in conn.execute(text(
-                "SELECT agent_id, seq, reason, to_status, message, websocket_connected FROM presence_changes "
-                "WHERE org = 'default' ORDER BY agent_id, seq"))]
-    finally:
-        engine.dispose()
+    return [tuple(row) for row in database.rows(
+        "SELECT agent_id, seq, reason, to_status, message, websocket_connected FROM presence_changes "
+        "WHERE org = 'default' ORDER BY agent_id, seq")]

@@ -7,9 +7,8 @@ import subprocess
 import sys
 
 import pytest
-import requests
 
-from .support import ROOT, Proc, free_port, service_env, wait_for
+from .support import ROOT, Proc, free_port, service_env, wait_healthy
 
 
 def _try_it_blocks():
@@ -25,16 +24,7 @@ def dev_run(tmp_path, fresh_db, base_env):
     port = free_port()
     env = service_env(dict(base_env, ASYNC_MODE="eventlet"), APP_ENV="development", PORT=port, JWT_SECRET_KEY=None)
     proc = Proc([sys.executable, "dev.py", "run"], env, str(tmp_path / "dev-run.log"))
-    url = f"http://127.0.0.1:{port}"
-
-    def healthy():
-        assert proc.alive(), proc.log()
-        try:
-            return requests.get(f"{url}/health", timeout=1).ok
-        except requests.RequestException:
-            return False
-
-    wait_for(healthy, timeout=90, message="./dev.py run to serve /health")
+    wait_healthy(proc, f"http://127.0.0.1:{port}", name="./dev.py run", timeout=90)
     yield port, proc
     proc.stop()
 

@@ -5,13 +5,13 @@ from sqlalchemy import select
 
 from presence_app import jobs
 from presence_app.extensions import db
-from presence_app.models import Presence, PresenceChange, TypingIndicator
+from presence_app.models import PresenceChange, TypingIndicator
 
-from .support import bearer
+from .inprocess import silence
+from .support import CHAT, bearer
 
 TYPING = "/api/v1/typing/"
 ME = "/api/v1/presence/me/"
-CHAT = "5511999999999"
 
 
 def start(client, sub=5, chat_id=CHAT, **claims):
@@ -78,18 +78,10 @@ def test_typing_changes_no_presence_and_writes_no_ledger_row(app, client):
         assert db.session.scalars(select(PresenceChange)).all() == []
 
 
-def _silence(app, agent_id):
-    """Move the agent's last sign of life past the presence timeout."""
-    with app.app_context():
-        row = db.session.get(Presence, agent_id)
-        row.last_seen -= timedelta(seconds=app.config["PRESENCE_TIMEOUT_SECONDS"] + 5)
-        db.session.commit()
-
-
 def test_typing_start_and_stop_are_signs_of_life(app, client):
     client.get(ME, headers=bearer(5))
     for call in (start, stop):
-        _silence(app, 5)
+        silence(app, 5)
         assert client.get(ME, headers=bearer(5)).json["is_inactive"] is True
         call(client)
         assert client.get(ME, headers=bearer(5)).json["is_inactive"] is False

@@ -4,17 +4,14 @@ The tests skip, saying why, where Chromium or Playwright is missing; .ci/install
 installs Chromium in CI.
 """
 import os
-import sys
-import uuid
 from typing import NamedTuple
 
 import pytest
-import requests
 
 from presence_app.cli import DEMO_AGENTS, DEMO_PASSWORD
 from presence_app.services import identity
 
-from ..support import ROOT, Proc, free_port, service_env, wait_for
+from ..support import ROOT, free_port
 from .pages import ConsolePage
 
 CHROMIUM = "/usr/bin/chromium"
@@ -23,6 +20,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-component-update", "--disable-sync"]
 ARTIFACTS = os.path.join(ROOT, "test-artifacts")
 VIEWPORT = {"width": 1200, "height": 760}
+SERVER = {"DISCONNECT_GRACE_SECONDS": 1, "LOGIN_RATE_LIMIT": "100 per minute"}
 
 
 def _why_no_browser():
@@ -72,7 +70,7 @@ def agents(make_app):
 @pytest.fixture
 def server(processes, agents):
     """A real embedded-mode web process with a short disconnect grace; returns its URL."""
-    _, url = processes.web(DISCONNECT_GRACE_SECONDS=1, LOGIN_RATE_LIMIT="100 per minute")
+    _, url = processes.web(**SERVER)
     return url
 
 
@@ -80,31 +78,16 @@ def server(processes, agents):
 def restartable_server(processes, agents):
     """A web process on a fixed port that the test can kill and start again: (url, start, kill)."""
     port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = service_env(processes.env, DISCONNECT_GRACE_SECONDS=1, LOGIN_RATE_LIMIT="100 per minute",
-                      PORT=port, HOST="127.0.0.1")
     current = {}
 
     def start():
-        log = os.path.join(str(processes.tmp_path), f"web-{uuid.uuid4().hex[:6]}.log")
-        proc = current["proc"] = Proc([sys.executable, "wsgi.py"], env, log)
-        processes.procs.append(proc)
-        wait_for(lambda: _healthy(proc, url), timeout=30, message="web /health")
+        current["proc"], current["url"] = processes.web(port=port, **SERVER)
 
     def kill():
         current["proc"].kill()
 
     start()
-    return url, start, kill
-
-
-def _healthy(proc, url):
-    if not proc.alive():
-        raise AssertionError(f"web exited early:\n{proc.log()}")
-    try:
-        return requests.get(f"{url}/health", timeout=1).status_code == 200
-    except requests.RequestException:
-        return False
+    return current["url"], start, kill
 
 
 @pytest.fixture
