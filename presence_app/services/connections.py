@@ -8,7 +8,7 @@ from ..extensions import db
 from ..models import WebProcess
 from . import presence
 from .identity import ensure_agent
-from .transitions import UNSETTLED, C, P, change, finish, live_count, resume_values, stop_typing_of, touch
+from .transitions import UNSETTLED, C, P, change, finish, insert_new, live_count, resume_values, stop_typing_of, touch
 
 W = WebProcess.__table__
 
@@ -57,9 +57,8 @@ def open_socket(identity, sid, process_id):
 
 
 def _connect_once(identity, sid, process_id):
-    if db.session.scalar(select(C.c.sid).where(C.c.sid == sid)) is None:
-        db.session.execute(insert(C).values(sid=sid, agent_id=identity.agent_id, process_id=process_id,
-                                            connected_at=now()))
+    db.session.execute(insert_new(C, sid=sid, agent_id=identity.agent_id, process_id=process_id,
+                                  connected_at=now()))
     counted = {"connections": live_count(), "last_seen": now(), "disconnected_at": None}
     mine = (P.c.agent_id == identity.agent_id) & (P.c.org == identity.org)
     row = touch(mine & P.c.websocket_connected & ~P.c.timed_out, **counted)
@@ -122,5 +121,6 @@ def reap_dead_processes():
     rows = _recount(agent_ids, seconds_ago(dead_after))
     orphaned = [r.agent_id for r in rows if r.connections == 0]
     finish(stopped=stop_typing_of(orphaned))
-    settle(orphaned, grace=0)
+    if orphaned:
+        settle(orphaned, grace=0)
     return len(gone)

@@ -1,5 +1,6 @@
 """Primitives every rule is built from: one conditional write, the ledger, commit then notify."""
 from sqlalchemy import case, delete, func, insert, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from .. import notify
 from ..dbtime import now
@@ -16,9 +17,15 @@ EXPIRY_CANDIDATE = text("status <> 'offline' AND connections = 0")
 UNSETTLED = text("websocket_connected AND connections = 0")
 
 
-def live_count(agent_id_column=P.c.agent_id):
-    """SQL: how many live sockets an agent has."""
-    return select(func.count()).where(C.c.agent_id == agent_id_column).scalar_subquery()
+def live_count():
+    """SQL: how many live sockets the presence row's agent has."""
+    return select(func.count()).where(C.c.agent_id == P.c.agent_id).scalar_subquery()
+
+
+def insert_new(table, **values):
+    """INSERT that skips a row whose key exists already (PostgreSQL and SQLite alike)."""
+    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table).values(**values).on_conflict_do_nothing()
 
 
 def resume_values():

@@ -1,24 +1,17 @@
 """Typing indicators: the server owns them, coalesces renewals and ends each exactly once."""
 from flask import current_app
 from sqlalchemy import update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from ..dbtime import now, seconds_ago
 from ..extensions import db
 from .presence import sign_of_life
-from .transitions import T, finish, take_typing
+from .transitions import T, finish, insert_new, take_typing
 
 
 def _insert_new(identity, chat_id):
-    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
-    stmt = (
-        dialect.insert(T)
-        .values(agent_id=identity.agent_id, chat_id=chat_id, org=identity.org, name=identity.name,
-                started_at=now(), renewed_at=now())
-        .on_conflict_do_nothing()
-        .returning(T.c.agent_id, T.c.chat_id, T.c.org, T.c.name, now().label("at"))
-    )
-    return db.session.execute(stmt).all()
+    stmt = insert_new(T, agent_id=identity.agent_id, chat_id=chat_id, org=identity.org, name=identity.name,
+                      started_at=now(), renewed_at=now())
+    return db.session.execute(stmt.returning(T.c.agent_id, T.c.chat_id, T.c.org, T.c.name, now().label("at"))).all()
 
 
 def start(identity, chat_id):
