@@ -20,7 +20,9 @@ def check():
 
 def _redis(url):
     # One client (and pool) per app, not one per health call.
-    return current_app.extensions.setdefault("presence_health_redis", Redis.from_url(url, socket_timeout=2))
+    if "presence_health_redis" not in current_app.extensions:
+        current_app.extensions["presence_health_redis"] = Redis.from_url(url, socket_timeout=2)
+    return current_app.extensions["presence_health_redis"]
 
 
 def _probe(call):
