@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Developer entry: `./dev.py run` serves embedded mode on :8001; `./dev.py test` runs every test.
 
-Both need only Python 3.11+: they make .venv, install the pinned requirements when those
-change, and (run) apply migrations and create the demo agents first.
+Both need only Python 3.11+: they make .venv, install the hashed locks (requirements.txt,
+requirements-dev.txt) when those change, and (run) apply migrations and create the demo agents
+first. `./dev.py lock` rewrites both locks from requirements.in and requirements-dev.in.
 """
 import hashlib
 import os
@@ -16,6 +17,10 @@ VENV = os.path.join(ROOT, ".venv")
 BIN = os.path.join(VENV, "Scripts" if os.name == "nt" else "bin")
 PYTHON = os.path.join(BIN, "python")
 JS_TESTS = os.path.join(ROOT, "tests", "js")
+LOCKS = (("requirements.in", "requirements.txt"), ("requirements-dev.in", "requirements-dev.txt"))
+# One lock for every platform and Python 3.11+, with the hash of every file of each release.
+LOCK_OPTIONS = ("--universal", "--python-version", "3.11", "--generate-hashes", "--quiet",
+                "--custom-compile-command", "./dev.py lock")
 
 
 def _say(message):
@@ -37,19 +42,26 @@ def _up_to_date(stamp_name, digest):
     return False, stamp
 
 
-def ensure_venv(requirements):
-    """Create .venv and install `requirements` into it, only when they changed."""
+def _pip(*args):
+    subprocess.check_call([PYTHON, "-m", "pip", "install", "-q", "--disable-pip-version-check", *args])
+
+
+def _make_venv():
     if not os.path.exists(PYTHON):
         _say("creating .venv")
         venv.create(VENV, with_pip=True)
-    files = [os.path.join(ROOT, name) for name in ("requirements.txt", requirements)]
-    fresh, stamp = _up_to_date(f".stamp-{requirements}", _digest(*files))
+
+
+def ensure_venv(requirements):
+    """Create .venv and install the lock `requirements` into it, only when it changed."""
+    _make_venv()
+    lock = os.path.join(ROOT, requirements)
+    fresh, stamp = _up_to_date(f".stamp-{requirements}", _digest(lock))
     if not fresh:
         _say(f"installing {requirements}")
-        subprocess.check_call([PYTHON, "-m", "pip", "install", "-q", "--disable-pip-version-check",
-                               "-r", os.path.join(ROOT, requirements)])
+        _pip("--require-hashes", "-r", lock)
         with open(stamp, "w") as handle:
-            handle.write(_digest(*files))
+            handle.write(_digest(lock))
 
 
 def ensure_js_deps():
@@ -93,8 +105,47 @@ def test(args):
     os.execv(PYTHON, [PYTHON, "-m", "pytest", *args])
 
 
+def install(_args):
+    """Make .venv and install the development lock, as `test` does first (CI checks it then)."""
+    ensure_venv("requirements-dev.txt")
+
+
+def _uv():
+    """uv at the version pinned in requirements-dev.in, in .venv."""
+    with open(os.path.join(ROOT, "requirements-dev.in")) as handle:
+        pin = next(line.strip() for line in handle if line.startswith("uv=="))
+    uv = os.path.join(BIN, "uv")
+    found = subprocess.run([uv, "--version"], capture_output=True, text=True).stdout if os.path.exists(uv) else ""
+    if found.split()[1:2] != [pin.split("==")[1]]:
+        # Not from the dev lock: a lock being fixed (say, after a merge) may not install.
+        _make_venv()
+        _pip(pin)
+    return uv
+
+
+def _pip_index():
+    """The index-url pip is configured with, if any, so that uv locks from the same place."""
+    listed = subprocess.run([PYTHON, "-m", "pip", "config", "list"], capture_output=True, text=True).stdout
+    found = dict(line.split("=", 1) for line in listed.splitlines() if "=" in line)
+    return next((found[key].strip("'\"") for key in (":env:.index-url", "install.index-url", "global.index-url")
+                 if key in found), None)
+
+
+def lock(args):
+    """Rewrite requirements.txt and requirements-dev.txt from the .in files (uv arguments pass through)."""
+    uv = _uv()
+    # Native TLS: the system's certificates, as pip uses, so a proxy's own CA works too.
+    env = dict(os.environ, UV_NATIVE_TLS="1")
+    index = _pip_index()
+    if index and not {"UV_DEFAULT_INDEX", "UV_INDEX_URL"} & set(env):
+        env["UV_DEFAULT_INDEX"] = index
+    for source, target in LOCKS:
+        _say(f"locking {source} into {target}")
+        subprocess.check_call([uv, "pip", "compile", source, "-o", target, *LOCK_OPTIONS, *args], cwd=ROOT, env=env)
+
+
 if __name__ == "__main__":
-    commands = {"run": run, "test": test}
+    commands = {"run": run, "test": test, "install": install, "lock": lock}
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
-        sys.exit("usage: ./dev.py run | ./dev.py test [pytest args]")
+        sys.exit("usage: ./dev.py run | ./dev.py test [pytest args] | ./dev.py install | ./dev.py lock [uv args]")
     commands[sys.argv[1]](sys.argv[2:])
