@@ -141,7 +141,9 @@ def lock(args):
         env["UV_DEFAULT_INDEX"] = index
     for source, target in LOCKS:
         _say(f"locking {source} into {target}")
-        subprocess.check_call([uv, "pip", "compile", source, "-o", target, *LOCK_OPTIONS, *args], cwd=ROOT, env=env)
+        if subprocess.call([uv, "pip", "compile", source, "-o", target, *LOCK_OPTIONS, *args], cwd=ROOT, env=env):
+            sys.exit(f"dev.py: uv could not lock {source} (above); if {target} has merge conflicts, "
+                     f"take one side (git checkout --theirs {target}) and lock again")
 
 
 if __name__ == "__main__":
