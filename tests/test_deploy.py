@@ -28,7 +28,7 @@ def readme_settings():
 
 
 def pins(name):
-    """{normalised name: (version, marker)} of a requirements file's `name==version` lines."""
+    """{normalised name: {(version, marker), ...}} of a requirements file's `name==version` lines."""
     found = {}
     for line in _read(name).splitlines():
         match = re.match(r"([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==([^\s;\\]+)\s*(?:;\s*([^\\]*?))?\s*\\?$", line)
