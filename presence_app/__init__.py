@@ -6,12 +6,13 @@ import uuid
 import warnings
 
 from flask import Flask
+from flask_cors import CORS
 from sqlalchemy import event
 
 # sockets is imported before any SocketIO.init_app: handlers declared while no server exists are kept
 # and bound to every server init_app creates; declared later, they would bind to one app's server only.
-from . import cli, config, errors, sockets  # noqa: F401
-from .extensions import db, jwt, limiter, migrate, socketio
+from . import cli, config, errors, http, sockets, throttle  # noqa: F401
+from .extensions import db, jwt, migrate, socketio
 
 
 def create_app(env=None, role="web"):
@@ -25,6 +26,7 @@ def create_app(env=None, role="web"):
     register_logging(app)
     register_extensions(app)
     register_socketio(app, role)
+    http.init_app(app)
     register_blueprints(app)
     errors.init_app(app)
     cli.init_app(app)
@@ -43,8 +45,10 @@ def register_extensions(app):
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
     jwt.init_app(app)
-    errors.init_jwt(jwt)
-    limiter.init_app(app)
+    throttle.init_app(app)
+    if app.config["CORS_ALLOWED_ORIGINS"]:
+        CORS(app, resources={r"/api/*": {"origins": app.config["CORS_ALLOWED_ORIGINS"]}},
+             allow_headers=["Authorization", "Content-Type"], max_age=600)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             _tune_sqlite(db.engine)
@@ -77,7 +81,10 @@ def register_socketio(app, role):
         warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
     socketio.init_app(app, message_queue=queue, async_mode=app.config["ASYNC_MODE"],
                       cors_allowed_origins=app.config["CORS_ALLOWED_ORIGINS"],
-                      logger=False, engineio_logger=False)
+                      max_http_buffer_size=config.MAX_MESSAGE_BYTES, logger=False, engineio_logger=False,
+                      # A socket's events run one after another in its own reader, which yields
+                      # between them (sockets.client_event): a flooding socket queues behind itself.
+                      async_handlers=False, json=sockets.PacketJSON)
 
 
 def register_blueprints(app):

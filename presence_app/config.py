@@ -2,9 +2,12 @@
 import os
 import secrets
 
+import limits
+
 DEV_JWT_SECRET = "dev-only-insecure-secret-change-me-in-production!!"
 ASYNC_MODES = ("eventlet", "gevent", "threading")
 ENVIRONMENTS = ("production", "development", "testing")
+MAX_MESSAGE_BYTES = 16 * 1024  # a REST body or a Socket.IO message
 
 
 class ConfigError(RuntimeError):
@@ -18,7 +21,7 @@ def _number(env, name, default, minimum=0.1):
     try:
         value = float(raw)
     except ValueError:
-        raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from None
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
     if value < minimum:
         raise ConfigError(f"{name} must be at least {minimum}, got {raw!r}")
     return int(value) if value.is_integer() else value
@@ -39,10 +42,28 @@ def _jwt_secret(env, app_env):
     if secret:
         if len(secret.encode()) < 32:
             raise ConfigError("JWT_SECRET_KEY must be at least 32 bytes")
+        if secret == DEV_JWT_SECRET and app_env == "production":
+            raise ConfigError("JWT_SECRET_KEY is the published development key; production needs a secret of its own")
         return secret
     if app_env == "production":
         raise ConfigError("JWT_SECRET_KEY is required in production (APP_ENV=production)")
     return DEV_JWT_SECRET if app_env == "development" else secrets.token_urlsafe(48)
+
+
+def _limit(env, name, default):
+    raw = env.get(name) or default
+    try:
+        limits.parse_many(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a rate such as '50 per second', got {raw!r}") from None
+    return raw
+
+
+def _count(env, name, default, minimum=1):
+    value = _number(env, name, default, minimum=minimum)
+    if not float(value).is_integer():
+        raise ConfigError(f"{name} must be a whole number, got {env.get(name)!r}")
+    return int(value)
 
 
 def _origins(env):
@@ -68,8 +89,9 @@ def from_env(env, instance_path):
     return {
         "APP_ENV": app_env,
         "ASYNC_MODE": async_mode,
-        "PORT": int(_number(env, "PORT", 8001, minimum=1)),
-        "HOST": env.get("HOST", "0.0.0.0"),
+        "PORT": _count(env, "PORT", 8001),
+        # A development server answers only this machine unless HOST says otherwise.
+        "HOST": env.get("HOST") or ("127.0.0.1" if app_env == "development" else "0.0.0.0"),
         "REDIS_URL": redis_url,
         "SQLALCHEMY_DATABASE_URI": database_url(
             env.get("DATABASE_URL") or f"sqlite:///{os.path.join(instance_path, 'presence.db')}"),
@@ -79,6 +101,11 @@ def from_env(env, instance_path):
         "JWT_DECODE_ALGORITHMS": ["HS256"],
         "JWT_TOKEN_LOCATION": ["headers"],
         "JWT_ACCESS_TOKEN_EXPIRES": _number(env, "TOKEN_TTL_SECONDS", 12 * 3600, minimum=1),
+        # Checked on every token when set; the standalone login's own tokens carry them too.
+        "JWT_DECODE_AUDIENCE": env.get("JWT_AUDIENCE") or None,
+        "JWT_DECODE_ISSUER": env.get("JWT_ISSUER") or None,
+        "JWT_ENCODE_AUDIENCE": env.get("JWT_AUDIENCE") or None,
+        "JWT_ENCODE_ISSUER": env.get("JWT_ISSUER") or None,
         "CORS_ALLOWED_ORIGINS": _origins(env),
         "PRESENCE_TIMEOUT_SECONDS": _number(env, "PRESENCE_TIMEOUT_SECONDS", 120),
         "PRESENCE_SWEEP_SECONDS": _number(env, "PRESENCE_SWEEP_SECONDS", 60),
@@ -90,10 +117,12 @@ def from_env(env, instance_path):
         "PROCESS_BEAT_SECONDS": beat,
         "PROCESS_DEAD_SECONDS": 3 * beat,
         "SCHEDULER_POLL_SECONDS": 1,
-        "API_RATE_LIMIT": env.get("API_RATE_LIMIT", "50 per second"),
-        "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT", "10 per minute"),
-        "RATELIMIT_STORAGE_URI": redis_url or "memory://",
-        "RATELIMIT_HEADERS_ENABLED": True,
-        "MAX_CONTENT_LENGTH": 16 * 1024,
+        "API_RATE_LIMIT": _limit(env, "API_RATE_LIMIT", "50 per second"),
+        "LOGIN_RATE_LIMIT": _limit(env, "LOGIN_RATE_LIMIT", "10 per minute"),
+        "SOCKET_RATE_LIMIT": _limit(env, "SOCKET_RATE_LIMIT", "20 per second"),
+        "MAX_CHATS_PER_SOCKET": _count(env, "MAX_CHATS_PER_SOCKET", 100),
+        "MAX_SOCKETS_PER_AGENT": _count(env, "MAX_SOCKETS_PER_AGENT", 20),
+        "TRUSTED_PROXY_COUNT": _count(env, "TRUSTED_PROXY_COUNT", 0, minimum=0),
+        "MAX_CONTENT_LENGTH": MAX_MESSAGE_BYTES,
         "LOG_LEVEL": env.get("LOG_LEVEL", "INFO").upper(),
     }

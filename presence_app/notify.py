@@ -1,5 +1,6 @@
 """The only caller of socketio.emit: event names, rooms and the envelope live here."""
 from .extensions import socketio
+from .keys import key
 from .schemas import change_event, typing_event
 
 VERSION = "v1"
@@ -7,21 +8,22 @@ PRESENCE_CHANGED = "agent_presence_changed"
 PRESENCE_STATE = "presence_state"
 TYPING_START = "typing_start"
 TYPING_STOP = "typing_stop"
+SESSION_EXPIRED = "session_expired"
 
 
 def org_room(org):
     """Room of everyone connected in an org: presence changes go here."""
-    return f"org:{org}"
+    return key("org", org)
 
 
 def agent_room(org, agent_id):
     """Room of one agent's sockets, across tabs and processes."""
-    return f"agent:{org}:{agent_id}"
+    return key("agent", org, agent_id)
 
 
 def chat_room(org, chat_id):
     """Room of a chat; scoped by org so a chat id never crosses tenants."""
-    return f"chat:{org}:{chat_id}"
+    return key("chat", org, chat_id)
 
 
 def envelope(event, data):
@@ -45,3 +47,8 @@ def presence_state(sid, agents, server_time):
     """Send the roster snapshot to one socket that just connected."""
     data = {"agents": agents, "server_time": server_time}
     socketio.emit(PRESENCE_STATE, envelope(PRESENCE_STATE, data), to=sid)
+
+
+def session_expired(sid, expired_at):
+    """Tell one socket its token has expired (it is disconnected next)."""
+    socketio.emit(SESSION_EXPIRED, envelope(SESSION_EXPIRED, {"expired_at": expired_at}), to=sid)

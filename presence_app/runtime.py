@@ -8,11 +8,12 @@ from flask import current_app
 from .extensions import db, socketio
 from .jobs import PERIODIC
 from .services import connections
-from .sockets import live_sockets
+from .sockets import expire_sessions, live_sockets
 
 log = logging.getLogger(__name__)
 QUEUE = "presence"
 LEADER_KEY = "presence:scheduler:leader"
+SESSION_CHECK_SECONDS = 1  # sockets whose token expired are told and closed within this (+ the loop's work)
 
 
 def start_web(app):
@@ -20,6 +21,7 @@ def start_web(app):
     with app.app_context():
         connections.register_process(app.config["PROCESS_ID"])
     socketio.start_background_task(_every, app, app.config["PROCESS_BEAT_SECONDS"], _beat, "beat")
+    socketio.start_background_task(_every, app, SESSION_CHECK_SECONDS, lambda: expire_sessions(app), "sessions")
     if not app.config["REDIS_URL"]:
         for job in PERIODIC:
             socketio.start_background_task(_every, app, app.config[job.every], job.func, job.name)
@@ -32,7 +34,8 @@ def retire_web(app):
 
 
 def _beat():
-    connections.beat(current_app.config["PROCESS_ID"], live_sockets())
+    live = {sid: socket.identity for sid, socket in list(live_sockets().items())}
+    connections.beat(current_app.config["PROCESS_ID"], live)
 
 
 def _every(app, seconds, func, name):

@@ -1,6 +1,7 @@
 """Input validation and output shapes, shared by REST and Socket.IO."""
 import json
 import re
+import time
 
 from marshmallow import RAISE, Schema, fields, validate
 from marshmallow import ValidationError as MarshmallowError
@@ -9,12 +10,28 @@ from .errors import ValidationError
 from .models import STATUSES
 
 CHAT_ID = re.compile(r"[A-Za-z0-9_.:@+\-]{1,64}")
-CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# C0 and C1 controls, line/paragraph separators, lone surrogates, bidi overrides and isolates.
+FORBIDDEN_TEXT = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\u202a-\u202e\u2066-\u2069]")
+MAX_DEPTH = 32
 
 
-def _no_control(value):
-    if CONTROL.search(value):
-        raise MarshmallowError("must not contain control characters")
+def text_problem(value):
+    """Why `value` breaks the text rules of names and messages, or None."""
+    found = FORBIDDEN_TEXT.search(value)
+    if found is None:
+        return None
+    char = found.group()
+    if "\ud800" <= char <= "\udfff":
+        return "must not contain lone surrogates"
+    if "\u202a" <= char <= "\u202e" or "\u2066" <= char <= "\u2069":
+        return "must not contain bidirectional overrides or isolates"
+    return "must not contain control characters"
+
+
+def _text(value):
+    problem = text_problem(value)
+    if problem:
+        raise MarshmallowError(problem)
 
 
 def _chat_id(value):
@@ -39,7 +56,7 @@ class StatusIn(_Strict):
 
     status = _string(required=True, validate=validate.OneOf(STATUSES, error=f"must be one of {', '.join(STATUSES)}"))
     message = _string(load_default="", validate=[
-        validate.Length(max=140, error="must be at most 140 characters"), _no_control])
+        validate.Length(max=140, error="must be at most 140 characters"), _text])
 
 
 class ChatIn(_Strict):
@@ -50,6 +67,12 @@ class ChatIn(_Strict):
 
 class Empty(_Strict):
     """A body that must carry nothing (heartbeat)."""
+
+
+class TokenIn(_Strict):
+    """Body of the socket event refresh_token."""
+
+    token = _string(required=True, validate=validate.Length(min=1, max=8192, error="must be 1-8192 characters"))
 
 
 class LoginIn(_Strict):
@@ -71,6 +94,8 @@ def load(schema_class, data):
     """Validate `data` with the schema; raise the contract's validation_error."""
     if data is None:
         data = {}
+    if _too_deep(data):
+        raise ValidationError(f"JSON must not be nested deeper than {MAX_DEPTH} levels")
     try:
         return schema_class().load(data)
     except MarshmallowError as exc:
@@ -84,11 +109,24 @@ def load_json(schema_class, raw: bytes):
         return load(schema_class, {})
     try:
         data = json.loads(raw)
+    except RecursionError:
+        raise ValidationError(f"JSON must not be nested deeper than {MAX_DEPTH} levels") from None
     except (ValueError, UnicodeDecodeError):
         raise ValidationError("body must be valid JSON") from None
     if not isinstance(data, dict):
         raise ValidationError("body must be a JSON object")
     return load(schema_class, data)
+
+
+def _too_deep(data):
+    """True if containers nest deeper than MAX_DEPTH (checked without recursion)."""
+    level = [data]
+    for _ in range(MAX_DEPTH):
+        level = [child for node in level if isinstance(node, (dict, list))
+                 for child in (node.values() if isinstance(node, dict) else node)]
+        if not level:
+            return False
+    return any(isinstance(node, (dict, list)) for node in level)
 
 
 def _sentence(details):
@@ -102,6 +140,11 @@ def _sentence(details):
 def iso(value):
     """ISO 8601 UTC with a Z, to the second."""
     return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
+
+
+def iso_epoch(seconds):
+    """ISO 8601 UTC with a Z, of a Unix time."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
 
 
 def presence_object(row, now, timeout):

@@ -1,28 +1,53 @@
-"""Socket.IO handlers of the default namespace; thin, like the REST views."""
+"""Socket.IO handlers of the default namespace; thin, like the REST views.
+
+Every client event passes through `client_event`: one argument at most, within the socket's
+rate budget, on a live and unexpired session, validated by the schema module, and answered
+with an ack `{"ok": true, ...}` or the error envelope with `"ok": false`.
+"""
+import functools
+import json
+import logging
+from dataclasses import dataclass, field
+
 from flask import current_app, request
-from flask_jwt_extended import decode_token
 from flask_socketio import ConnectionRefusedError, join_room, leave_room
 
-from . import notify
-from .errors import AppError, Unauthorized, to_wire
+from . import notify, throttle
+from .errors import LimitExceeded, NotFound, Unauthorized, ValidationError, to_wire
 from .extensions import socketio
-from .schemas import ChatIn, Empty, StatusIn, load
+from .schemas import MAX_DEPTH, ChatIn, Empty, StatusIn, TokenIn, iso_epoch, load
 from .services import connections, presence, typing
-from .services.identity import ensure_agent, from_claims, refuse_query_token
+from .services.identity import Identity, decode, ensure_agent, expired, refuse_query_token
 
+log = logging.getLogger(__name__)
 LIVE = "presence_live_sockets"
+TOO_DEEP = "\x00too-deep"  # the event name a message too deep to parse becomes
+
+
+class PacketJSON:
+    """JSON of Socket.IO packets: a message nested too deep to parse becomes an event that is refused."""
+
+    dumps = staticmethod(json.dumps)
+
+    @staticmethod
+    def loads(text, **kwargs):
+        try:
+            return json.loads(text, **kwargs)
+        except RecursionError:
+            return [TOO_DEEP]  # the packet's ack id is parsed already, so the refusal is acked
+
+
+@dataclass
+class LiveSocket:
+    """One live socket of this process: whose it is (and until when), and the chats it joined."""
+
+    identity: Identity
+    chats: set = field(default_factory=set)
 
 
 def live_sockets(app=None):
-    """This process's live sockets: sid -> identity."""
+    """This process's live sockets: sid -> LiveSocket."""
     return (app or current_app).extensions.setdefault(LIVE, {})
-
-
-def _identity():
-    identity = live_sockets().get(request.sid)
-    if identity is None:
-        raise Unauthorized("socket is not authenticated")
-    return identity
 
 
 def _authenticate(auth):
@@ -30,11 +55,7 @@ def _authenticate(auth):
     token = auth.get("token") if isinstance(auth, dict) else None
     if not isinstance(token, str) or not token:
         raise Unauthorized("missing token: connect with io(url, {auth: {token}})")
-    try:
-        claims = decode_token(token)
-    except Exception as exc:  # noqa: BLE001 - any decode failure is a refused token
-        raise Unauthorized(f"invalid token: {exc}") from None
-    identity = from_claims(claims)
+    identity = decode(token)
     ensure_agent(identity)
     return identity
 
@@ -44,20 +65,19 @@ def on_connect(auth=None):
     """A console connects with {token} in auth: its socket is counted, it gets presence_state."""
     try:
         identity = _authenticate(auth)
-    except AppError as exc:
-        body, _ = to_wire(exc)
-        raise ConnectionRefusedError(exc.message, body) from None
-    join_room(notify.org_room(identity.org))
-    join_room(notify.agent_room(identity.org, identity.agent_id))
-    connections.open_socket(identity, request.sid, current_app.config["PROCESS_ID"])
-    live_sockets()[request.sid] = identity
+        join_room(notify.org_room(identity.org))
+        join_room(notify.agent_room(identity.org, identity.agent_id))
+        connections.open_socket(identity, request.sid, current_app.config["PROCESS_ID"])
+    except Exception as exc:  # noqa: BLE001 - whatever failed, the socket is refused, never half-open
+        body = to_wire(exc)[0]
+        raise ConnectionRefusedError(body["message"], body) from None
+    live_sockets()[request.sid] = LiveSocket(identity)
 
 
 @socketio.on("disconnect")
 def on_disconnect(*_reason):
     """A socket closed: recount; the agent's last socket is announced after the grace."""
-    identity = live_sockets().pop(request.sid, None)
-    if identity is None:
+    if live_sockets().pop(request.sid, None) is None:
         return
     agent_id, last = connections.disconnect(request.sid)
     if last:
@@ -71,51 +91,119 @@ def _settle_after_grace(app, agent_id):
         connections.settle([agent_id])
 
 
-@socketio.on("join_chat")
-def on_join_chat(data=None):
+def expire_sessions(app):
+    """Tell every socket whose token has expired, and disconnect it (run every second)."""
+    for sid, live in list(live_sockets(app).items()):
+        if expired(live.identity):
+            notify.session_expired(sid, iso_epoch(live.identity.expires_at))
+            socketio.server.disconnect(sid, namespace="/")
+
+
+def _admit(args):
+    """The live socket of this event, once the event passed the socket's limits and session checks."""
+    throttle.hit("socket", request.sid, local=True)
+    if len(args) > 1:
+        raise ValidationError("an event carries one argument (an object) at most")
+    live = live_sockets().get(request.sid)
+    if live is None:
+        raise Unauthorized("socket is not authenticated")
+    if expired(live.identity):
+        raise Unauthorized("session expired: reconnect with a fresh token")
+    return live
+
+
+def _refusal(exc):
+    return dict(to_wire(exc)[0], ok=False)
+
+
+def client_event(name, schema=Empty):
+    """Register `handler(live, body)` for client event `name` (body raw if schema is None); its dict is the ack."""
+    def register(handler):
+        @functools.wraps(handler)
+        def run(*args):
+            socketio.sleep(0)  # let other sockets and requests run between this socket's events
+            try:
+                live = _admit(args)
+                data = args[0] if args else None
+                return dict(handler(live, data if schema is None else load(schema, data)), ok=True)
+            except Exception as exc:  # noqa: BLE001 - every failure answers the error ack
+                return _refusal(exc)
+        socketio.on(name)(run)
+        return handler
+    return register
+
+
+@client_event("join_chat", ChatIn)
+def on_join_chat(live, body):
     """A console opens a chat: it joins the chat's room to see typing there."""
-    identity, chat_id = _identity(), load(ChatIn, data)["chat_id"]
-    join_room(notify.chat_room(identity.org, chat_id))
-    return {"ok": True, "chat_id": chat_id}
+    chat_id, limit = body["chat_id"], current_app.config["MAX_CHATS_PER_SOCKET"]
+    if chat_id not in live.chats and len(live.chats) >= limit:
+        raise LimitExceeded(f"a socket joins at most {limit} chats; leave one first")
+    join_room(notify.chat_room(live.identity.org, chat_id))
+    live.chats.add(chat_id)
+    return {"chat_id": chat_id}
 
 
-@socketio.on("leave_chat")
-def on_leave_chat(data=None):
+@client_event("leave_chat", ChatIn)
+def on_leave_chat(live, body):
     """A console leaves a chat: no more typing events from it."""
-    identity, chat_id = _identity(), load(ChatIn, data)["chat_id"]
-    leave_room(notify.chat_room(identity.org, chat_id))
-    return {"ok": True, "chat_id": chat_id}
+    leave_room(notify.chat_room(live.identity.org, body["chat_id"]))
+    live.chats.discard(body["chat_id"])
+    return {"chat_id": body["chat_id"]}
 
 
-@socketio.on("typing_start")
-def on_typing_start(data=None):
+@client_event("typing_start", ChatIn)
+def on_typing_start(live, body):
     """The agent types in a chat; renewals are silent."""
-    return dict(typing.start(_identity(), load(ChatIn, data)["chat_id"]), ok=True)
+    return typing.start(live.identity, body["chat_id"])
 
 
-@socketio.on("typing_stop")
-def on_typing_stop(data=None):
+@client_event("typing_stop", ChatIn)
+def on_typing_stop(live, body):
     """The agent stopped typing in a chat."""
-    return dict(typing.stop(_identity(), load(ChatIn, data)["chat_id"]), ok=True)
+    return typing.stop(live.identity, body["chat_id"])
 
 
-@socketio.on("heartbeat")
-def on_heartbeat(data=None):
+@client_event("heartbeat")
+def on_heartbeat(live, _body):
     """The console is alive; acks the server time."""
-    load(Empty, data)
-    mine, server_time = presence.heartbeat(_identity())
-    return {"ok": True, "server_time": server_time, "presence": mine}
+    mine, server_time = presence.heartbeat(live.identity)
+    return {"server_time": server_time, "presence": mine}
 
 
-@socketio.on("set_status")
-def on_set_status(data=None):
+@client_event("set_status", StatusIn)
+def on_set_status(live, body):
     """The agent sets its status and optional message."""
-    body = load(StatusIn, data)
-    return {"ok": True, "presence": presence.set_status(_identity(), body["status"], body["message"])}
+    return {"presence": presence.set_status(live.identity, body["status"], body["message"])}
+
+
+@client_event("refresh_token", schema=None)
+def on_refresh_token(live, data):
+    """The console extends its session with a fresh token of the same agent and org."""
+    try:
+        fresh = decode(load(TokenIn, data)["token"])
+    except ValidationError as exc:
+        raise Unauthorized(f"refresh_token needs {{token}}: {exc.message}") from None
+    if (fresh.agent_id, fresh.org) != (live.identity.agent_id, live.identity.org):
+        raise Unauthorized("the token belongs to another agent or org")
+    ensure_agent(fresh)
+    live.identity = fresh
+    return {"expires_at": iso_epoch(fresh.expires_at)}
+
+
+@socketio.on("*")
+def on_unknown(event, *_args):
+    """An event the contract does not name: an error ack, counted against the budget."""
+    try:
+        throttle.hit("socket", request.sid, local=True)
+        if event == TOO_DEEP:
+            raise ValidationError(f"JSON must not be nested deeper than {MAX_DEPTH} levels")
+        raise NotFound(f"unknown event {str(event)[:64]!r}")
+    except Exception as exc:  # noqa: BLE001 - over budget, or unknown
+        return _refusal(exc)
 
 
 @socketio.on_error_default
 def on_error(exc):
-    """Any failure of a client event answers the contract's error ack."""
-    body, _ = to_wire(exc)
-    return dict(body, ok=False)
+    """Any failure outside a client event's own handling answers the contract's error ack."""
+    return _refusal(exc)

@@ -88,3 +88,38 @@ def test_typing_sweep_follows_the_typing_timeout():
 def test_worker_role_needs_redis(tmp_path):
     with pytest.raises(ConfigError, match="REDIS_URL"):
         create_app({"APP_ENV": "testing", "DATABASE_URL": f"sqlite:///{tmp_path}/x.db"}, role="worker")
+
+
+def test_production_refuses_the_published_development_key():
+    with pytest.raises(ConfigError, match="published development key"):
+        from_env({"JWT_SECRET_KEY": DEV_JWT_SECRET}, "/tmp")
+    assert from_env({"APP_ENV": "development", "JWT_SECRET_KEY": DEV_JWT_SECRET}, "/tmp")["JWT_SECRET_KEY"]
+
+
+@pytest.mark.parametrize("env, host", [
+    ({"APP_ENV": "development"}, "127.0.0.1"),
+    ({"APP_ENV": "development", "HOST": "0.0.0.0"}, "0.0.0.0"),
+    ({"JWT_SECRET_KEY": GOOD_SECRET}, "0.0.0.0"),
+    ({"JWT_SECRET_KEY": GOOD_SECRET, "HOST": "10.0.0.5"}, "10.0.0.5"),
+])
+def test_development_binds_loopback_unless_host_says_otherwise(env, host):
+    assert from_env(env, "/tmp")["HOST"] == host
+
+
+def test_v1_1_limits_have_their_documented_defaults():
+    config = from_env({"APP_ENV": "testing"}, "/tmp")
+    assert (config["SOCKET_RATE_LIMIT"], config["MAX_CHATS_PER_SOCKET"], config["MAX_SOCKETS_PER_AGENT"],
+            config["TRUSTED_PROXY_COUNT"]) == ("20 per second", 100, 20, 0)
+    assert config["JWT_DECODE_AUDIENCE"] is None and config["JWT_DECODE_ISSUER"] is None
+
+
+@pytest.mark.parametrize("name, value, message", [
+    ("SOCKET_RATE_LIMIT", "lots", "must be a rate"),
+    ("API_RATE_LIMIT", "50 per fortnight", "must be a rate"),
+    ("MAX_CHATS_PER_SOCKET", "0", "at least 1"),
+    ("MAX_SOCKETS_PER_AGENT", "2.5", "whole number"),
+    ("TRUSTED_PROXY_COUNT", "-1", "at least 0"),
+])
+def test_bad_limits_are_refused_with_their_name(name, value, message):
+    with pytest.raises(ConfigError, match=message):
+        from_env({"APP_ENV": "testing", name: value}, "/tmp")

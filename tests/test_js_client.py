@@ -107,7 +107,7 @@ def test_official_js_client_is_refused_with_the_servers_reason(processes, client
         ({}, {}, "missing token"),
         ({"token": token(5)}, {"query": {"token": token(5)}}, "tokens in the query string are refused"),
         ({"token": token(5, secret="another-secret-" + "x" * 32)}, {}, "invalid token"),
-        ({"token": token(5, exp_in=-60)}, {}, "invalid token: Signature has expired"),
+        ({"token": token(5, exp_in=-60)}, {}, "token has expired"),
     ]
     for auth, options, reason in cases:
         refused = node.connect(auth, **options)

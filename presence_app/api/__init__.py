@@ -1,25 +1,27 @@
 """REST blueprints under /api/v1 and the authentication that guards them."""
-from flask import Blueprint, current_app, g, request
-from flask_jwt_extended import get_jwt, verify_jwt_in_request
+from flask import Blueprint, g, request
 
-from ..extensions import limiter
-from ..services.identity import ensure_agent, from_claims, refuse_query_token
+from .. import throttle
+from ..errors import Unauthorized
+from ..services.identity import bearer_token, decode, ensure_agent, refuse_query_token
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 PUBLIC = {"api.issue_token"}
-# Only the API is limited (the console's static files and /health are not); read per request,
-# so each app's API_RATE_LIMIT holds.
-limiter.limit(lambda: current_app.config["API_RATE_LIMIT"])(bp)
 
 
 @bp.before_request
 def authenticate():
     """Every endpoint but login needs a valid bearer token; the caller lands in g.identity."""
-    if request.endpoint in PUBLIC:
-        return
-    refuse_query_token(request.args, "send Authorization: Bearer <token>")
-    verify_jwt_in_request()
-    identity = from_claims(get_jwt())
+    if request.method == "OPTIONS" or request.endpoint in PUBLIC:
+        return  # CORS preflights carry no token; login has limits of its own
+    try:
+        refuse_query_token(request.args, "send Authorization: Bearer <token>")
+        identity = decode(bearer_token(request.headers.get("Authorization")))
+    except Unauthorized:
+        throttle.hit("api", "address", request.remote_addr or "")
+        raise
+    # Keyed by the verified identity: respelling the header never buys a fresh budget.
+    throttle.hit("api", "agent", identity.org, identity.agent_id)
     ensure_agent(identity)
     g.identity = identity
 

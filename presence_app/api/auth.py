@@ -1,15 +1,16 @@
 """POST /auth/token: standalone login that mints the same tokens the platform does."""
-from flask import current_app, request
+from flask import request
 
-from ..extensions import limiter
+from .. import throttle
 from ..schemas import LoginIn, load_json
 from ..services import identity
 from . import bp
 
 
 @bp.post("/auth/token")
-@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], key_func=lambda: request.remote_addr or "?")
 def issue_token():
     """Exchange an email and password for a bearer token."""
+    throttle.hit("login", "address", request.remote_addr or "")
     body = load_json(LoginIn, request.get_data())
+    throttle.hit("login", "email", body["email"].strip().lower())
     return identity.login(body["email"], body["password"])

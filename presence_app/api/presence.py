@@ -34,13 +34,13 @@ def roster():
     return {"agents": agents, "count": len(agents), "server_time": server_time}
 
 
-@bp.get("/presence/<int:agent_id>/")
+@bp.get("/presence/<agent_id:agent_id>/")
 def one(agent_id):
     """One agent of my org."""
     return presence.get(caller().org, agent_id)
 
 
-@bp.post("/presence/<int:agent_id>/set-status/")
+@bp.post("/presence/<agent_id:agent_id>/set-status/")
 def set_agent_status(agent_id):
     """A supervisor sets another agent's status (reason supervisor)."""
     body = load_json(StatusIn, request.get_data())

@@ -1,9 +1,10 @@
 """Live sockets across tabs and processes: connect, disconnect, grace, and reaping the dead."""
 from flask import current_app
-from sqlalchemy import case, delete, insert, select, update
+from sqlalchemy import case, delete, func, insert, select, update
 
 from .. import notify
 from ..dbtime import now, seconds_ago
+from ..errors import LimitExceeded
 from ..extensions import db
 from ..models import WebProcess
 from . import presence
@@ -36,10 +37,10 @@ def beat(process_id, live):
     return bool(found)
 
 
-def connect(identity, sid, process_id):
-    """A socket of the agent is live: count it; announce if the agent was not connected."""
+def connect(identity, sid, process_id, limit=None):
+    """A socket of the agent is live: count it (refused past `limit` sockets); announce if it was not connected."""
     for _ in range(2):
-        row, changed = _connect_once(identity, sid, process_id)
+        row, changed = _connect_once(identity, sid, process_id, limit)
         if row is not None:
             finish(changed=changed)
             return row
@@ -50,17 +51,30 @@ def connect(identity, sid, process_id):
 
 
 def open_socket(identity, sid, process_id):
-    """A socket connected: count it, then send it the org's roster snapshot."""
-    connect(identity, sid, process_id)
-    agents, server_time = presence.roster(identity.org)
-    notify.presence_state(sid, agents, server_time)
+    """A socket connected: count it, then send it the org's roster snapshot; on failure, leave nothing."""
+    connect(identity, sid, process_id, limit=current_app.config["MAX_SOCKETS_PER_AGENT"])
+    try:
+        agents, server_time = presence.roster(identity.org)
+        notify.presence_state(sid, agents, server_time)
+    except Exception:
+        db.session.rollback()
+        disconnect(sid)
+        raise
 
 
-def _connect_once(identity, sid, process_id):
+def _connect_once(identity, sid, process_id, limit):
+    mine = (P.c.agent_id == identity.agent_id) & (P.c.org == identity.org)
+    # Lock the agent's row first (SQLite's BEGIN IMMEDIATE already serializes writers), so that the
+    # count below, a statement of its own, sees every socket a concurrent connect has committed.
+    if db.session.execute(select(P.c.agent_id).where(mine).with_for_update()).first() is None:
+        return None, []
+    if limit is not None and db.session.scalar(
+            select(func.count()).where(C.c.agent_id == identity.agent_id, C.c.sid != sid)) >= limit:
+        db.session.rollback()
+        raise LimitExceeded(f"an agent holds at most {limit} live sockets; close one first")
     db.session.execute(insert_new(C, sid=sid, agent_id=identity.agent_id, process_id=process_id,
                                   connected_at=now()))
     counted = {"connections": live_count(), "last_seen": now(), "disconnected_at": None}
-    mine = (P.c.agent_id == identity.agent_id) & (P.c.org == identity.org)
     row = touch(mine & P.c.websocket_connected & ~P.c.timed_out, **counted)
     if row is not None:
         return row, []

@@ -2,8 +2,10 @@
 import functools
 import re
 import secrets
+import time
 from dataclasses import dataclass
 
+import jwt
 from flask import current_app
 from flask_jwt_extended import create_access_token
 from sqlalchemy import func, select, update
@@ -13,6 +15,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from ..errors import Unauthorized, ValidationError
 from ..extensions import db
 from ..models import ROLES, Agent, Presence
+from ..schemas import text_problem
 
 ORG = re.compile(r"[A-Za-z0-9_.:@+\-]{1,64}")
 _KNOWN = "presence_known_agents"
@@ -22,12 +25,13 @@ _KNOWN_MAX = 50_000
 
 @dataclass(frozen=True)
 class Identity:
-    """The authenticated caller, as plain values."""
+    """The authenticated caller, as plain values; `expires_at` is the token's exp (epoch seconds)."""
 
     agent_id: int
     name: str
     org: str
     role: str
+    expires_at: float = float("inf")
 
     @property
     def is_supervisor(self):
@@ -40,6 +44,35 @@ def refuse_query_token(args, how):
         raise Unauthorized(f"tokens in the query string are refused; {how}")
 
 
+def bearer_token(header):
+    """The token of an `Authorization: Bearer <token>` header."""
+    parts = (header or "").split()
+    if len(parts) != 2 or parts[0].lower() != "bearer":
+        raise Unauthorized("missing or malformed Authorization header: expected 'Bearer <token>'")
+    return parts[1]
+
+
+def decode(token):
+    """Verify a token (HS256, signature, exp, and aud/iss when configured); return the identity."""
+    config = current_app.config
+    audience, issuer = config["JWT_DECODE_AUDIENCE"], config["JWT_DECODE_ISSUER"]
+    try:
+        claims = jwt.decode(token, config["JWT_SECRET_KEY"], algorithms=["HS256"], audience=audience,
+                            issuer=issuer, options={"require": ["exp"], "verify_aud": audience is not None})
+    except jwt.ExpiredSignatureError:
+        raise Unauthorized("token has expired") from None
+    except jwt.MissingRequiredClaimError:
+        raise Unauthorized("token must carry an exp claim") from None
+    except jwt.InvalidTokenError as exc:
+        raise Unauthorized(f"invalid token: {exc}") from None
+    return from_claims(claims)
+
+
+def expired(identity):
+    """True once the identity's token has passed its exp."""
+    return time.time() >= identity.expires_at
+
+
 def from_claims(claims):
     """Validate decoded JWT claims and return the caller's identity."""
     sub = claims.get("sub")
@@ -48,15 +81,23 @@ def from_claims(claims):
     if "exp" not in claims:
         raise Unauthorized("token must carry an exp claim")
     name = claims.get("name", f"Agent {sub}")
-    if not isinstance(name, str) or not name.strip() or len(name) > 120:
-        raise Unauthorized("token name must be a non-empty string of at most 120 characters")
+    problem = name_problem(name)
+    if problem:
+        raise Unauthorized(f"token name {problem}")
     org = claims.get("org", "default")
     if not isinstance(org, str) or not ORG.fullmatch(org):
         raise Unauthorized("token org must be 1-64 characters of letters, digits and _.:@+-")
     role = claims.get("role", "agent")
     if role not in ROLES:
         raise Unauthorized(f"token role must be one of {', '.join(ROLES)}")
-    return Identity(int(sub), name.strip(), org, role)
+    return Identity(int(sub), name.strip(), org, role, float(claims["exp"]))
+
+
+def name_problem(name):
+    """Why `name` cannot be an agent's display name, or None."""
+    if not isinstance(name, str) or not name.strip() or len(name) > 120:
+        return "must be a non-empty string of at most 120 characters"
+    return text_problem(name)
 
 
 def ensure_agent(identity, force=False):
@@ -106,6 +147,9 @@ def create_agent(email, name, password, org="default", role="agent", agent_id=No
         raise ValidationError(f"role must be one of {', '.join(ROLES)}")
     if len(password) < 8:
         raise ValidationError("password must be at least 8 characters")
+    problem = name_problem(name)
+    if problem:
+        raise ValidationError(f"name {problem}")
     email = email.strip().lower()
     if db.session.scalar(select(Agent.id).where(Agent.email == email)) is not None:
         raise ValidationError(f"an agent with email {email} exists already")
@@ -113,7 +157,7 @@ def create_agent(email, name, password, org="default", role="agent", agent_id=No
         agent_id = (db.session.scalar(select(func.max(Agent.id))) or 0) + 1
     elif db.session.get(Agent, agent_id) is not None:
         raise ValidationError(f"agent {agent_id} exists already")
-    _create(agent_id, org, name, role, email=email, password=password)
+    _create(agent_id, org, name.strip(), role, email=email, password=password)
     db.session.commit()
     return agent_id
 

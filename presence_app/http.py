@@ -1,0 +1,53 @@
+"""HTTP plumbing around the app: proxies, chunked bodies, agent ids in paths, response headers."""
+import io
+
+from flask import request
+from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import BaseConverter, ValidationError
+
+MAX_AGENT_ID = 2**63 - 1  # the BIGINT of agents.id
+
+
+class AgentIdConverter(BaseConverter):
+    """<agent_id:...> in a path: 1..2^63-1, or the path does not match (404)."""
+
+    regex = r"[0-9]{1,19}"
+
+    def to_python(self, value):
+        number = int(value)
+        if not 1 <= number <= MAX_AGENT_ID:
+            raise ValidationError()
+        return number
+
+    def to_url(self, value):
+        return str(value)
+
+
+def chunked_input(wsgi_app, limit):
+    """Give a chunked body a Content-Length, so it is read (and capped) like any other body."""
+
+    def middleware(environ, start_response):
+        if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower() and not environ.get("CONTENT_LENGTH"):
+            # The server de-chunks wsgi.input; one byte past the limit is enough to answer 413.
+            body = environ["wsgi.input"].read(limit + 1)
+            environ["CONTENT_LENGTH"], environ["wsgi.input"] = str(len(body)), io.BytesIO(body)
+            del environ["HTTP_TRANSFER_ENCODING"]  # werkzeug ignores Content-Length beside it
+        return wsgi_app(environ, start_response)
+
+    return middleware
+
+
+def init_app(app):
+    """Wrap the WSGI app and add the converter and headers every answer carries."""
+    app.url_map.converters["agent_id"] = AgentIdConverter
+    app.wsgi_app = chunked_input(app.wsgi_app, app.config["MAX_CONTENT_LENGTH"])
+    hops = app.config["TRUSTED_PROXY_COUNT"]
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
+
+    @app.after_request
+    def _headers(response):
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        if request.path.startswith("/api/") or request.path == "/health":
+            response.headers["Cache-Control"] = "no-store"  # personal and live: never cached
+        return response
