@@ -11,7 +11,9 @@ import pytest
 import requests
 import websocket
 
+from presence_app.extensions import socketio
 from presence_app.models import Agent, PresenceChange
+from presence_app.sockets import live_sockets
 
 from .inprocess import count
 from .support import FAST, bearer, token
@@ -236,3 +238,13 @@ def test_a_socket_message_nested_too_deep_to_parse_is_acked_as_an_error(processe
     finally:
         ws.close()
     assert "Traceback" not in proc.log()
+
+
+def test_a_connect_that_fails_inside_is_refused_and_leaves_nothing_behind(make_app, tmp_path):
+    # A database without its tables: the connect handler fails after authenticating the token.
+    broken = make_app(DATABASE_URL=f"sqlite:///{tmp_path / 'unmigrated.db'}")
+    sio = socketio.test_client(broken, auth={"token": token(5)}, flask_test_client=broken.test_client())
+    assert not sio.is_connected()
+    assert socketio.server.manager.sid_from_eio_sid(sio.eio_sid, "/") is None  # in no room
+    assert live_sockets(broken) == {}
+    assert list(sio.queue) == []  # no presence_state, nothing half-sent
