@@ -1,4 +1,5 @@
 """Input validation and output shapes, shared by REST and Socket.IO."""
+import functools
 import json
 import re
 import time
@@ -97,10 +98,16 @@ def load(schema_class, data):
     if _too_deep(data):
         raise ValidationError(f"JSON must not be nested deeper than {MAX_DEPTH} levels")
     try:
-        return schema_class().load(data)
+        return _instance(schema_class).load(data)
     except MarshmallowError as exc:
         details = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
         raise ValidationError(_sentence(details), details) from None
+
+
+@functools.cache
+def _instance(schema_class):
+    # A schema holds no state between loads; building one costs more than validating a small body.
+    return schema_class()
 
 
 def load_json(schema_class, raw: bytes):

@@ -55,10 +55,19 @@ def bearer_token(header):
 def decode(token):
     """Verify a token (HS256, signature, exp, and aud/iss when configured); return the identity."""
     config = current_app.config
-    audience, issuer = config["JWT_DECODE_AUDIENCE"], config["JWT_DECODE_ISSUER"]
+    identity = _verified(token, config["JWT_SECRET_KEY"], config["JWT_DECODE_AUDIENCE"], config["JWT_DECODE_ISSUER"])
+    if expired(identity):
+        raise Unauthorized("token has expired")
+    return identity
+
+
+@functools.lru_cache(maxsize=20_000)
+def _verified(token, secret, audience, issuer):
+    # An agent sends the same token all day: its signature and claims are checked once, then only its
+    # exp (above). Refused tokens raise, and lru_cache keeps no exceptions.
     try:
-        claims = jwt.decode(token, config["JWT_SECRET_KEY"], algorithms=["HS256"], audience=audience,
-                            issuer=issuer, options={"require": ["exp"], "verify_aud": audience is not None})
+        claims = jwt.decode(token, secret, algorithms=["HS256"], audience=audience, issuer=issuer,
+                            options={"require": ["exp"], "verify_aud": audience is not None})
     except jwt.ExpiredSignatureError:
         raise Unauthorized("token has expired") from None
     except jwt.MissingRequiredClaimError:

@@ -6,6 +6,7 @@ from ..dbtime import now, seconds_ago
 from ..errors import Forbidden, NotFound
 from ..extensions import db
 from ..schemas import iso, presence_object
+from . import heartbeats
 from .identity import ensure_agent
 from .transitions import EXPIRY_CANDIDATE, P, change, finish, resume_values, stop_typing_of, touch
 
@@ -88,9 +89,11 @@ def sign_of_life(identity, heartbeat=False):
 
 
 def heartbeat(identity):
-    """A heartbeat: alive now; returns the caller's presence and the server time."""
-    row, changed = sign_of_life(identity, heartbeat=True)
-    finish(changed=changed)
+    """A heartbeat: alive now (written in a group commit); returns the caller's presence and the server time."""
+    row = heartbeats.submit(identity)
+    if row is None:  # no presence row (a database reset under a cached identity): provision it again
+        row, changed = sign_of_life(identity, heartbeat=True)
+        finish(changed=changed)
     return _object(row), iso(row.now)
 
 

@@ -40,14 +40,14 @@ def resume_values():
     }
 
 
-def change(where, values, reason):
+def change(where, values, reason, params=None):
     """Apply one real change to every row matching `where`; record and return them."""
     stmt = (
         update(P).where(where)
         .values(previous_status=P.c.status, seq=P.c.seq + 1, change_reason=reason, changed_at=now(), **values)
         .returning(*P.c, now().label("now"))
     )
-    rows = db.session.execute(stmt).all()
+    rows = db.session.execute(stmt, params or {}).all()
     if rows:
         db.session.execute(insert(PresenceChange), [
             {"agent_id": r.agent_id, "org": r.org, "seq": r.seq, "from_status": r.previous_status,
