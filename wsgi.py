@@ -15,24 +15,15 @@ elif ASYNC_MODE == "gevent":
 
     monkey.patch_all()
 
-import signal  # noqa: E402
 import sys  # noqa: E402
 
 from presence_app import create_app  # noqa: E402
-from presence_app.extensions import socketio  # noqa: E402
-from presence_app.runtime import retire_web, start_web  # noqa: E402
+from presence_app.server import PortBusy, serve  # noqa: E402
 
 app = create_app()
 
-
-def _stop(_signum, _frame):
-    retire_web(app)
-    sys.exit(0)
-
-
 if __name__ == "__main__":
-    start_web(app)
-    signal.signal(signal.SIGTERM, _stop)
-    socketio.run(app, host=app.config["HOST"], port=app.config["PORT"],
-                 log_output=app.config["LOG_LEVEL"] == "DEBUG",
-                 allow_unsafe_werkzeug=app.config["ASYNC_MODE"] == "threading")
+    try:
+        serve(app)
+    except PortBusy as exc:
+        sys.exit(f"presence_app: {exc}")

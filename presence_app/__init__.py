@@ -11,7 +11,7 @@ from sqlalchemy import event
 
 # sockets is imported before any SocketIO.init_app: handlers declared while no server exists are kept
 # and bound to every server init_app creates; declared later, they would bind to one app's server only.
-from . import cli, config, errors, http, sockets, throttle  # noqa: F401
+from . import cli, config, errors, fanout, http, sockets, throttle  # noqa: F401
 from .extensions import db, jwt, migrate, socketio
 
 
@@ -70,16 +70,17 @@ def _tune_sqlite(engine):
 
 def register_socketio(app, role):
     """Bind Socket.IO: a full server for web, a write-only emitter through Redis for the worker."""
-    queue = app.config["REDIS_URL"]
+    url = app.config["REDIS_URL"]
     if role == "worker":
-        if not queue:
+        if not url:
             raise config.ConfigError("the worker needs REDIS_URL (embedded mode runs jobs in the web process)")
-        socketio.init_app(None, message_queue=queue, async_mode="threading")
+        socketio.init_app(None, client_manager=fanout.RedisQueue(url, write_only=True), async_mode="threading")
         return
     if app.config["ASYNC_MODE"] == "eventlet":
         # Known and documented (README, "Async mode"); the banner would greet every command.
         warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
-    socketio.init_app(app, message_queue=queue, async_mode=app.config["ASYNC_MODE"],
+    queue = {"client_manager": fanout.RedisQueue(url)} if url else {}
+    socketio.init_app(app, **queue, async_mode=app.config["ASYNC_MODE"],
                       cors_allowed_origins=app.config["CORS_ALLOWED_ORIGINS"],
                       max_http_buffer_size=config.MAX_MESSAGE_BYTES, logger=False, engineio_logger=False,
                       # A socket's events run one after another in its own reader, which yields

@@ -8,6 +8,7 @@ DEV_JWT_SECRET = "dev-only-insecure-secret-change-me-in-production!!"
 ASYNC_MODES = ("eventlet", "gevent", "threading")
 ENVIRONMENTS = ("production", "development", "testing")
 MAX_MESSAGE_BYTES = 16 * 1024  # a REST body or a Socket.IO message
+DB_CONNECT_TIMEOUT_SECONDS = 5  # an unreachable database answers 503 after this, not a hung request
 
 
 class ConfigError(RuntimeError):
@@ -35,6 +36,13 @@ def database_url(url):
         if url.startswith(scheme):
             return "postgresql+psycopg2://" + url[len(scheme):]
     return url
+
+
+def _engine_options(url):
+    # pool_pre_ping: a connection that broke during a database outage is replaced, not used.
+    if url.startswith("postgresql"):
+        return {"pool_pre_ping": True, "connect_args": {"connect_timeout": DB_CONNECT_TIMEOUT_SECONDS}}
+    return {"pool_pre_ping": True}
 
 
 def _jwt_secret(env, app_env):
@@ -84,6 +92,7 @@ def from_env(env, instance_path):
     if async_mode not in ASYNC_MODES:
         raise ConfigError(f"ASYNC_MODE must be one of {', '.join(ASYNC_MODES)}")
     redis_url = env.get("REDIS_URL") or None
+    url = database_url(env.get("DATABASE_URL") or f"sqlite:///{os.path.join(instance_path, 'presence.db')}")
     typing_timeout = _number(env, "TYPING_TIMEOUT_SECONDS", 30)
     beat = _number(env, "PROCESS_BEAT_SECONDS", 5)
     return {
@@ -93,9 +102,8 @@ def from_env(env, instance_path):
         # A development server answers only this machine unless HOST says otherwise.
         "HOST": env.get("HOST") or ("127.0.0.1" if app_env == "development" else "0.0.0.0"),
         "REDIS_URL": redis_url,
-        "SQLALCHEMY_DATABASE_URI": database_url(
-            env.get("DATABASE_URL") or f"sqlite:///{os.path.join(instance_path, 'presence.db')}"),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "SQLALCHEMY_DATABASE_URI": url,
+        "SQLALCHEMY_ENGINE_OPTIONS": _engine_options(url),
         "JWT_SECRET_KEY": _jwt_secret(env, app_env),
         "JWT_ALGORITHM": "HS256",
         "JWT_DECODE_ALGORITHMS": ["HS256"],
@@ -123,6 +131,7 @@ def from_env(env, instance_path):
         "MAX_CHATS_PER_SOCKET": _count(env, "MAX_CHATS_PER_SOCKET", 100),
         "MAX_SOCKETS_PER_AGENT": _count(env, "MAX_SOCKETS_PER_AGENT", 20),
         "TRUSTED_PROXY_COUNT": _count(env, "TRUSTED_PROXY_COUNT", 0, minimum=0),
+        "MAX_CONNECTIONS": _count(env, "MAX_CONNECTIONS", 10_000),
         "MAX_CONTENT_LENGTH": MAX_MESSAGE_BYTES,
         "LOG_LEVEL": env.get("LOG_LEVEL", "INFO").upper(),
     }

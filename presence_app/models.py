@@ -110,3 +110,12 @@ class TypingIndicator(db.Model):
     name: Mapped[str] = mapped_column(String(120))
     started_at: Mapped[datetime] = mapped_column(DateTime, default=now())
     renewed_at: Mapped[datetime] = mapped_column(DateTime, default=now(), index=True)
+
+
+class Hearing(db.Model):
+    """One row: since when the service has heard agents without a gap, and when the sweep last ran."""
+
+    __tablename__ = "hearing"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    heard_since: Mapped[datetime] = mapped_column(DateTime)
+    swept_at: Mapped[Optional[datetime]] = mapped_column(DateTime)

@@ -1,10 +1,12 @@
 """Long-running loops: a web process's beat and embedded jobs, and the worker's scheduler."""
 import logging
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 
 from flask import current_app
 
+from .errors import translate
 from .extensions import db, socketio
 from .jobs import PERIODIC
 from .services import connections
@@ -14,12 +16,15 @@ log = logging.getLogger(__name__)
 QUEUE = "presence"
 LEADER_KEY = "presence:scheduler:leader"
 SESSION_CHECK_SECONDS = 1  # sockets whose token expired are told and closed within this (+ the loop's work)
+DRAIN_SECONDS = 0.5  # on a clean stop: for requests in flight to finish
+STOPPING = "presence_stopping"
 
 
 def start_web(app):
     """Register this web process, then start its beat and, in embedded mode, the jobs."""
     with app.app_context():
         connections.register_process(app.config["PROCESS_ID"])
+    app.extensions[STOPPING] = threading.Event()
     socketio.start_background_task(_every, app, app.config["PROCESS_BEAT_SECONDS"], _beat, "beat")
     socketio.start_background_task(_every, app, SESSION_CHECK_SECONDS, lambda: expire_sessions(app), "sessions")
     if not app.config["REDIS_URL"]:
@@ -27,10 +32,22 @@ def start_web(app):
             socketio.start_background_task(_every, app, app.config[job.every], job.func, job.name)
 
 
-def retire_web(app):
-    """On a clean stop: forget this process so its sockets are reaped at the next pass."""
+def stop_web(app):
+    """A clean stop: let in-flight requests finish, then retire this process's sockets in the database.
+
+    The sockets themselves close when the process exits: clients see their transport close (no
+    Socket.IO disconnect, which would tell them not to come back) and reconnect by themselves.
+    """
+    app.extensions[STOPPING].set()  # no more beats or jobs from this process
+    log.info("stopping: retiring this process's sockets, their agents go through the disconnect grace")
+    socketio.sleep(DRAIN_SECONDS)
+    live_sockets(app).clear()
     with app.app_context():
-        connections.retire_process(app.config["PROCESS_ID"])
+        try:
+            connections.retire_process(app.config["PROCESS_ID"])
+        except Exception as exc:  # noqa: BLE001 - the database is away: the reaper takes the sockets later
+            log.warning("could not retire this process (%s); its sockets will be reaped", exc)
+            db.session.rollback()
 
 
 def _beat():
@@ -39,13 +56,17 @@ def _beat():
 
 
 def _every(app, seconds, func, name):
+    stopping = app.extensions[STOPPING]
     while True:
         socketio.sleep(seconds)
+        if stopping.is_set():
+            return
         with app.app_context():
             try:
                 func()
-            except Exception:  # noqa: BLE001 - a failed pass must not end the loop
-                log.exception("periodic %s failed", name)
+            except Exception as exc:  # noqa: BLE001 - a failed pass must not end the loop
+                if translate(exc) is None:
+                    log.exception("periodic %s failed", name)
                 db.session.rollback()
 
 
@@ -67,7 +88,7 @@ def register_schedules(scheduler, config):
 
 def lead_scheduler(connection, config, stop):
     """Run rq-scheduler while this worker holds the leader lease; exactly one leads."""
-    from redis.exceptions import LockError
+    from redis.exceptions import LockError, RedisError
     from rq_scheduler import Scheduler
 
     poll = config["SCHEDULER_POLL_SECONDS"]
@@ -86,9 +107,12 @@ def lead_scheduler(connection, config, stop):
             if leading:
                 scheduler.enqueue_jobs()
         except LockError:
-            log.warning("scheduler lease lost; another worker leads now")
+            log.warning("scheduler lease lost; trying to lead again")
             leading = False
-        except Exception:  # noqa: BLE001 - Redis hiccups must not kill the scheduler thread
+            continue  # a restarted (empty) Redis lost the lease: take it again now, not a poll later
+        except RedisError as exc:
+            log.warning("scheduler pass failed: Redis unavailable (%s)", exc)
+        except Exception:  # noqa: BLE001 - a failed pass must not kill the scheduler thread
             log.exception("scheduler pass failed")
         stop.wait(poll)
     if leading:
@@ -106,11 +130,15 @@ def run_worker(app):
     class AppWorker(SimpleWorker):
         """Runs each job inside the app context, in this process (no fork per job)."""
 
+        # Without Redis, retry every second (RQ backs off up to a minute): jobs resume right after it returns.
+        max_connection_wait_time = 1.0
+
         def execute_job(self, job, queue):
             with app.app_context():
                 return super().execute_job(job, queue)
 
     connection = Redis.from_url(app.config["REDIS_URL"])
+    _wait_for(connection)
     stop = threading.Event()
     thread = threading.Thread(target=lead_scheduler, args=(connection, app.config, stop),
                               name="scheduler", daemon=True)
@@ -120,3 +148,16 @@ def run_worker(app):
     finally:
         stop.set()
         thread.join(timeout=5)
+
+
+def _wait_for(connection):
+    """A worker that starts while Redis is away waits for it (RQ would exit on its first command)."""
+    from redis.exceptions import RedisError
+
+    while True:
+        try:
+            connection.ping()
+            return
+        except RedisError as exc:
+            log.warning("waiting for Redis: %s", exc)
+            time.sleep(1)

@@ -141,7 +141,7 @@ def on_join_chat(live, body):
         raise LimitExceeded(f"a socket joins at most {limit} chats; leave one first")
     join_room(notify.chat_room(live.identity.org, chat_id))
     live.chats.add(chat_id)
-    return {"chat_id": chat_id}
+    return {"chat_id": chat_id, "typing": typing.in_chats(live.identity.org, [chat_id])}
 
 
 @client_event("leave_chat", ChatIn)
@@ -175,6 +175,13 @@ def on_heartbeat(live, _body):
 def on_set_status(live, body):
     """The agent sets its status and optional message."""
     return {"presence": presence.set_status(live.identity, body["status"], body["message"])}
+
+
+@client_event("sync")
+def on_sync(live, _body):
+    """A console that missed events (a seq gap, a reconnect) reads the roster and its chats' typing again."""
+    agents, server_time = presence.roster(live.identity.org)
+    return {"agents": agents, "typing": typing.in_chats(live.identity.org, live.chats), "server_time": server_time}
 
 
 @client_event("refresh_token", schema=None)

@@ -57,7 +57,7 @@ def test_official_js_client_connects_gets_presence_state_changes_chat_rooms_and_
         "websocket_connected": True, "is_available": True, "reason": "manual", "seq": 2}
 
     # Client events and their acks, as the JavaScript client sees them.
-    assert node.call("join_chat", {"chat_id": CHAT}) == {"ok": True, "chat_id": CHAT}
+    assert node.call("join_chat", {"chat_id": CHAT}) == {"ok": True, "chat_id": CHAT, "typing": []}
     beat = node.call("heartbeat", {})
     assert set(beat) == {"ok", "server_time", "presence"} and beat["ok"] is True and ISO_Z.fullmatch(beat["server_time"])
     assert beat["presence"]["agent_id"] == 5 and ISO_Z.fullmatch(beat["presence"]["last_heartbeat"])

@@ -14,7 +14,8 @@ from presence_app.extensions import db
 
 from .support import SECRET
 
-TABLES = {"agents", "presence", "presence_changes", "connections", "web_processes", "typing_indicators"}
+HEAD = "0002"
+TABLES = {"agents", "presence", "presence_changes", "connections", "web_processes", "typing_indicators", "hearing"}
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -82,7 +83,7 @@ def test_upgrade_then_downgrade_to_base_then_upgrade_again(empty_app):
 
     flask_db(empty_app, "upgrade")
     assert tables(empty_app) == TABLES | {"alembic_version"}
-    assert revision(empty_app) == ["0001"]
+    assert revision(empty_app) == [HEAD]
 
     flask_db(empty_app, "downgrade", "base")
     assert tables(empty_app) == {"alembic_version"}
@@ -91,7 +92,7 @@ def test_upgrade_then_downgrade_to_base_then_upgrade_again(empty_app):
 
     flask_db(empty_app, "upgrade")
     assert tables(empty_app) == TABLES | {"alembic_version"}
-    assert revision(empty_app) == ["0001"]
+    assert revision(empty_app) == [HEAD]
 
 
 def test_the_migrated_schema_matches_the_models(empty_app):

@@ -146,7 +146,7 @@ def test_readme_module_keeps_the_roster_sends_heartbeats_and_speaks_every_client
     wait_for(lambda: api.me(5)["last_heartbeat"], message="the module's heartbeat")
 
     # A chat: typing of others arrives; the agent's own typing renews at most every 10 s.
-    assert node.value("joinChat", CHAT) == {"ok": True, "chat_id": CHAT}
+    assert node.value("joinChat", CHAT) == {"ok": True, "chat_id": CHAT, "typing": []}
     api.typing(6, CHAT)
     assert node.wait("typing", typing=True)["data"]["from"] == "Agent 6"
     api.ok("DELETE", f"/typing/?chat_id={CHAT}", 6)

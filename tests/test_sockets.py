@@ -179,7 +179,7 @@ def test_a_sign_of_life_after_the_timeout_resumes_with_reason_resumed(app, clien
 
 
 @pytest.mark.parametrize("event, expected", [
-    ("join_chat", {"ok": True, "chat_id": CHAT}),
+    ("join_chat", {"ok": True, "chat_id": CHAT, "typing": []}),
     ("leave_chat", {"ok": True, "chat_id": CHAT}),
     ("typing_start", {"ok": True, "chat_id": CHAT, "typing": True, "started": True}),
     ("typing_stop", {"ok": True, "chat_id": CHAT, "typing": False, "stopped": False}),

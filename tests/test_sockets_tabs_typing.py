@@ -200,3 +200,35 @@ def test_a_live_socket_keeps_an_agent_active_and_available(app, client, connect)
     assert run_job(app, jobs.check_agent_presence_timeout) == 0
     roster = client.get("/api/v1/presence/?available=true", headers=bearer(1)).json
     assert [a["agent_id"] for a in roster["agents"]] == [2]
+
+
+# resync: the typing snapshot in join_chat acks and sync
+
+
+def test_join_chat_says_who_is_typing_there_now(client, connect):
+    typist = connect(1, name="Ana")
+    assert typist.emit("typing_start", {"chat_id": CHAT}, callback=True)["ok"]
+    client.post("/api/v1/typing/", json={"chat_id": "other"}, headers=bearer(2))
+    late = connect(3)
+    ack = late.emit("join_chat", {"chat_id": CHAT}, callback=True)
+    assert ack["ok"] is True and ack["chat_id"] == CHAT
+    [typing] = ack["typing"]
+    assert set(typing) == {"chat_id", "agent_id", "from", "since"}
+    assert (typing["chat_id"], typing["agent_id"], typing["from"]) == (CHAT, 1, "Ana")
+    assert_recent(typing["since"])
+    assert connect(4, org="other").emit("join_chat", {"chat_id": CHAT}, callback=True)["typing"] == []
+
+
+def test_sync_answers_the_roster_and_the_typing_of_my_chats(client, connect):
+    set_status(client, 1, "busy", "In a meeting", name="Ana")
+    client.post("/api/v1/typing/", json={"chat_id": CHAT}, headers=bearer(1, name="Ana"))
+    client.post("/api/v1/typing/", json={"chat_id": "not-mine"}, headers=bearer(2))
+    client.post("/api/v1/typing/", json={"chat_id": CHAT}, headers=bearer(7, org="other"))
+    sio = connect(3)
+    assert sio.emit("join_chat", {"chat_id": CHAT}, callback=True)["ok"]
+    ack = sio.emit("sync", {}, callback=True)
+    assert set(ack) == {"ok", "agents", "typing", "server_time"} and ack["ok"] is True
+    assert_recent(ack["server_time"])
+    assert [(a["agent_id"], a["status"]) for a in ack["agents"]] == [(1, "busy"), (2, "offline"), (3, "offline")]
+    assert [(t["chat_id"], t["agent_id"], t["from"]) for t in ack["typing"]] == [(CHAT, 1, "Ana")]
+    assert sio.emit("sync", {"since": 5}, callback=True)["error"] == "validation_error"

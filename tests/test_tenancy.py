@@ -73,7 +73,7 @@ def test_typing_never_crosses_orgs_for_the_official_js_client(processes, clients
     api = Rest(url)
     node = clients.node(url)
     assert node.connect({"token": token(1, org="a")})["type"] == "connected"
-    assert node.call("join_chat", {"chat_id": "b:c"}) == {"ok": True, "chat_id": "b:c"}
+    assert node.call("join_chat", {"chat_id": "b:c"}) == {"ok": True, "chat_id": "b:c", "typing": []}
     python = clients.console(url, 2, org="a:b").connect()
     assert python.call("join_chat", {"chat_id": "c"})["ok"]
 

@@ -10,4 +10,4 @@ health_bp = Blueprint("health", __name__)
 def health():
     """Say whether the process, its database and (when used) Redis answer."""
     report = check()
-    return report, 200 if report["status"] == "ok" else 503
+    return report, 503 if report["status"] == "error" else 200

@@ -7,7 +7,7 @@ from ..dbtime import now, seconds_ago
 from ..errors import LimitExceeded
 from ..extensions import db
 from ..models import WebProcess
-from . import presence
+from . import hearing, presence
 from .identity import ensure_agent
 from .transitions import UNSETTLED, C, P, change, finish, insert_new, live_count, resume_values, stop_typing_of, touch
 
@@ -21,20 +21,26 @@ def register_process(process_id):
 
 
 def retire_process(process_id):
-    """A web process stops cleanly: drop its row so the reaper takes its sockets now."""
+    """A web process stops cleanly: its sockets close now, and its agents go through the normal grace."""
     db.session.execute(delete(W).where(W.c.id == process_id))
-    db.session.commit()
+    _drop_sockets(C.c.process_id == process_id, now())
 
 
 def beat(process_id, live):
-    """A web process is alive; if it had been reaped, re-register its live sockets."""
-    found = db.session.execute(update(W).where(W.c.id == process_id).values(beat_at=now())).rowcount
+    """A web process is alive; if its beat comes late, it could not hear agents; if reaped, it registers again."""
+    dead_after = current_app.config["PROCESS_DEAD_SECONDS"]
+    mine = W.c.id == process_id
+    if db.session.execute(update(W).where(mine & (W.c.beat_at >= seconds_ago(dead_after)))
+                          .values(beat_at=now())).rowcount:
+        db.session.commit()
+        return
+    hearing.heard_again()  # a database outage or a long pause: its agents' heartbeats went unheard
+    found = db.session.execute(update(W).where(mine).values(beat_at=now())).rowcount
     db.session.commit()
     if not found:
         register_process(process_id)
         for sid, identity in list(live.items()):
             connect(identity, sid, process_id)
-    return bool(found)
 
 
 def connect(identity, sid, process_id, limit=None):
@@ -124,17 +130,22 @@ def settle(agent_ids=None, grace=None):
 def reap_dead_processes():
     """Drop the sockets of web processes that stopped beating, and announce their agents."""
     dead_after = current_app.config["PROCESS_DEAD_SECONDS"]
-    alive = select(W.c.id).where(W.c.beat_at >= seconds_ago(dead_after))
-    gone = db.session.execute(delete(C).where(C.c.process_id.not_in(alive)).returning(C.c.agent_id)).all()
-    db.session.execute(delete(W).where(W.c.beat_at < seconds_ago(dead_after)))
-    agent_ids = sorted({g.agent_id for g in gone})
-    if not agent_ids:
-        db.session.commit()
-        return 0
+    # Silent since before the service could hear again (an outage just ended) is not dead yet.
+    dead = (W.c.beat_at < seconds_ago(dead_after)) & (hearing.heard_since() < seconds_ago(dead_after))
+    alive = select(W.c.id).where(~dead)
+    db.session.execute(delete(W).where(dead))
     # The dead process last proved its sockets alive about dead_after ago.
-    rows = _recount(agent_ids, seconds_ago(dead_after))
+    dropped, orphaned = _drop_sockets(C.c.process_id.not_in(alive), seconds_ago(dead_after))
+    if orphaned:
+        settle(orphaned, grace=0)  # the grace was spent while the process was silent
+    return dropped
+
+
+def _drop_sockets(where, seen_at):
+    """Delete the sockets matching `where`, recount their agents; return (how many, agents left with none)."""
+    gone = db.session.execute(delete(C).where(where).returning(C.c.agent_id)).all()
+    agent_ids = sorted({g.agent_id for g in gone})
+    rows = _recount(agent_ids, seen_at) if agent_ids else []
     orphaned = [r.agent_id for r in rows if r.connections == 0]
     finish(stopped=stop_typing_of(orphaned))
-    if orphaned:
-        settle(orphaned, grace=0)
-    return len(gone)
+    return len(gone), orphaned

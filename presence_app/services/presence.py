@@ -6,7 +6,7 @@ from ..dbtime import now, seconds_ago
 from ..errors import Forbidden, NotFound
 from ..extensions import db
 from ..schemas import iso, presence_object
-from . import heartbeats
+from . import hearing, heartbeats
 from .identity import ensure_agent
 from .transitions import EXPIRY_CANDIDATE, P, change, finish, resume_values, stop_typing_of, touch
 
@@ -98,9 +98,15 @@ def heartbeat(identity):
 
 
 def expire_inactive():
-    """The timeout sweep: set offline every agent with no socket and no sign of life."""
+    """The timeout sweep: set offline every agent with no socket and no sign of life it could have sent."""
+    config = current_app.config
+    hearing.sweeping(config["PRESENCE_SWEEP_SECONDS"])
+    if hearing.a_process_is_late(config["PROCESS_DEAD_SECONDS"]):
+        db.session.commit()  # its next beat says whether it heard agents meanwhile; sweep after that
+        return 0
+    cutoff = seconds_ago(_timeout())
     rows = change(
-        EXPIRY_CANDIDATE & (P.c.last_seen < seconds_ago(_timeout())),
+        EXPIRY_CANDIDATE & (P.c.last_seen < cutoff) & (hearing.heard_since() < cutoff),
         {"status": "offline", "status_message": "", "status_changed_at": now(), "timed_out": True,
          "resume_status": P.c.status, "resume_message": P.c.status_message},
         "timeout",

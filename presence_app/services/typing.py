@@ -1,9 +1,10 @@
 """Typing indicators: the server owns them, coalesces renewals and ends each exactly once."""
 from flask import current_app
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from ..dbtime import now, seconds_ago
 from ..extensions import db
+from ..schemas import iso
 from .presence import sign_of_life
 from .transitions import T, finish, insert_new, take_typing
 
@@ -39,3 +40,14 @@ def expire_stale():
     stopped = take_typing(T.c.renewed_at < seconds_ago(timeout))
     finish(stopped=stopped)
     return len(stopped)
+
+
+def in_chats(org, chat_ids):
+    """Who is typing now in these chats of an org: [{"chat_id", "agent_id", "from", "since"}]."""
+    if not chat_ids:
+        return []
+    rows = db.session.execute(
+        select(T.c.chat_id, T.c.agent_id, T.c.name, T.c.started_at)
+        .where(T.c.org == org, T.c.chat_id.in_(sorted(chat_ids))).order_by(T.c.chat_id, T.c.started_at)).all()
+    db.session.commit()
+    return [{"chat_id": r.chat_id, "agent_id": r.agent_id, "from": r.name, "since": iso(r.started_at)} for r in rows]

@@ -24,6 +24,7 @@
     typers: new Map(), // agent_id -> display name, in the open chat
     typing: { active: false, sentAt: 0, idleTimer: null },
     intervals: [],
+    resyncing: null, // the sync request in flight, if any
   };
 
   // ---- session -------------------------------------------------------------
@@ -122,9 +123,31 @@
 
   function onConnect() {
     setConnection("connected", "Connected");
-    // Rooms do not survive a reconnect: join the open chat again.
-    if (state.chatId) request("join_chat", { chat_id: state.chatId }).catch(showChatError);
+    // Rooms do not survive a reconnect: join the open chat again; its ack says who types there now.
+    if (state.chatId) request("join_chat", { chat_id: state.chatId }).then(showTypers).catch(showChatError);
     sendHeartbeat();
+  }
+
+  // A seq gap means a change was missed: read the roster (and the open chat's typing) again.
+  function resync() {
+    if (state.resyncing) return;
+    state.resyncing = request("sync", {})
+      .then((ack) => {
+        rebuildRoster(ack);
+        showTypers({ typing: ack.typing.filter((t) => t.chat_id === state.chatId) });
+      })
+      .catch((error) => console.warn("sync:", error.message))
+      .finally(() => {
+        state.resyncing = null;
+      });
+  }
+
+  function showTypers(ack) {
+    state.typers.clear();
+    ack.typing.forEach((t) => {
+      if (t.agent_id !== state.session.agent_id) state.typers.set(t.agent_id, t.from);
+    });
+    renderTyping();
   }
 
   function onDisconnect(reason) {
@@ -201,6 +224,7 @@
   function applyChange(change) {
     const known = state.roster.get(change.agent_id);
     if (known && change.seq <= known.seq) return; // stale or duplicate
+    if (known && change.seq > known.seq + 1) resync(); // missed one: this change is applied, the rest comes back
     const agent = Object.assign({ agent_id: change.agent_id, status_changed_at: null }, known, {
       name: change.name,
       status: change.status,
@@ -294,9 +318,10 @@
     if (chatId === state.chatId) return;
     if (state.chatId) leaveChat();
     request("join_chat", { chat_id: chatId })
-      .then(() => {
+      .then((ack) => {
         state.chatId = chatId;
         renderChat();
+        showTypers(ack);
         $("chat-input").focus();
       })
       .catch(showChatError);

@@ -1,0 +1,65 @@
+"""How notify's emits cross processes: the Socket.IO Redis message queue, made fault tolerant.
+
+python-socketio's RedisManager publishes and listens through one client with no timeouts and
+backs off up to a minute after a failure. Here a dead or frozen Redis never holds a request
+(publishing has short timeouts and, after a failure, is skipped for a moment: this process's own
+sockets still get every event), and the listener reconnects within a second of Redis returning.
+"""
+import logging
+import time
+
+import socketio
+
+log = logging.getLogger(__name__)
+PUBLISH_TIMEOUT_SECONDS = 0.5
+RETRY_SECONDS = 1  # the listener's and the publisher's wait before trying Redis again
+
+
+class RedisQueue(socketio.RedisManager):
+    """The Socket.IO message queue through Redis, with timeouts and prompt reconnection."""
+
+    def __init__(self, url, write_only=False):
+        super().__init__(url, channel="flask-socketio", write_only=write_only)
+        self._publish_down_until = 0.0
+
+    def _redis_connect(self):
+        # Publishing waits at most PUBLISH_TIMEOUT_SECONDS; listening blocks until a message comes,
+        # with keepalive to notice a vanished peer, and a bounded connect.
+        module = self._get_redis_module()
+        self.redis = module.Redis.from_url(self.redis_url, socket_timeout=PUBLISH_TIMEOUT_SECONDS,
+                                           socket_connect_timeout=PUBLISH_TIMEOUT_SECONDS)
+        self.connected = True
+
+    def _subscribe(self):
+        listener = self._get_redis_module().Redis.from_url(self.redis_url, socket_connect_timeout=RETRY_SECONDS,
+                                                           socket_keepalive=True)
+        self.pubsub = listener.pubsub(ignore_subscribe_messages=True)
+        self.pubsub.subscribe(self.channel)
+
+    def _publish(self, data):
+        if time.monotonic() < self._publish_down_until:
+            return None  # Redis failed a moment ago: other processes miss this event, as they would anyway
+        try:
+            if not self.connected:
+                self._redis_connect()
+            return self.redis.publish(self.channel, self.json.dumps(data))
+        except Exception as exc:  # noqa: BLE001 - any Redis failure: skip publishing for a moment
+            log.warning("Socket.IO message queue unavailable (%s); events reach this process's sockets only", exc)
+            self.connected = False
+            self._publish_down_until = time.monotonic() + RETRY_SECONDS
+            return None
+
+    def _redis_listen_with_retries(self):
+        subscribed = False
+        while True:
+            try:
+                if not subscribed:
+                    self._subscribe()
+                    subscribed = True
+                    log.info("Socket.IO message queue subscribed")
+                yield from self.pubsub.listen()
+            except Exception as exc:  # noqa: BLE001 - Redis went away: subscribe again shortly
+                if subscribed:
+                    log.warning("Socket.IO message queue lost (%s); subscribing again", exc)
+                subscribed = False
+                time.sleep(RETRY_SECONDS)
