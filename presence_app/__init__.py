@@ -11,7 +11,7 @@ from sqlalchemy import event
 
 # sockets is imported before any SocketIO.init_app: handlers declared while no server exists are kept
 # and bound to every server init_app creates; declared later, they would bind to one app's server only.
-from . import cli, config, errors, fanout, http, sockets, throttle  # noqa: F401
+from . import cli, config, errors, fanout, http, notify, sockets, throttle  # noqa: F401
 from .extensions import db, jwt, migrate, socketio
 
 
@@ -79,8 +79,9 @@ def register_socketio(app, role):
     if app.config["ASYNC_MODE"] == "eventlet":
         # Known and documented (README, "Async mode"); the banner would greet every command.
         warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
-    queue = {"client_manager": fanout.RedisQueue(url)} if url else {}
-    socketio.init_app(app, **queue, async_mode=app.config["ASYNC_MODE"],
+    manager = fanout.RedisQueue(url) if url else fanout.LocalQueue()
+    notify.init_app(app, manager)
+    socketio.init_app(app, client_manager=manager, async_mode=app.config["ASYNC_MODE"],
                       cors_allowed_origins=app.config["CORS_ALLOWED_ORIGINS"],
                       max_http_buffer_size=config.MAX_MESSAGE_BYTES, logger=False, engineio_logger=False,
                       # A socket's events run one after another in its own reader, which yields

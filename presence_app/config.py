@@ -39,10 +39,11 @@ def database_url(url):
 
 
 def _engine_options(url):
-    # pool_pre_ping: a connection that broke during a database outage is replaced, not used.
+    # pool_pre_ping: a server connection that broke during an outage is replaced, not used
+    # (a SQLite file has no connection to lose).
     if url.startswith("postgresql"):
         return {"pool_pre_ping": True, "connect_args": {"connect_timeout": DB_CONNECT_TIMEOUT_SECONDS}}
-    return {"pool_pre_ping": True}
+    return {}
 
 
 def _jwt_secret(env, app_env):
@@ -132,6 +133,7 @@ def from_env(env, instance_path):
         "MAX_SOCKETS_PER_AGENT": _count(env, "MAX_SOCKETS_PER_AGENT", 20),
         "TRUSTED_PROXY_COUNT": _count(env, "TRUSTED_PROXY_COUNT", 0, minimum=0),
         "MAX_CONNECTIONS": _count(env, "MAX_CONNECTIONS", 10_000),
+        "PRESENCE_BATCH_MS": _count(env, "PRESENCE_BATCH_MS", 250),
         "MAX_CONTENT_LENGTH": MAX_MESSAGE_BYTES,
         "LOG_LEVEL": env.get("LOG_LEVEL", "INFO").upper(),
     }

@@ -1,9 +1,12 @@
-"""How notify's emits cross processes: the Socket.IO Redis message queue, made fault tolerant.
+"""How notify's emits reach sockets: python-socketio's client managers, observed and fault tolerant.
+
+Every manager here tells its observer (notify's batches) about each delivery to this process's
+sockets, whichever process emitted it: that is where diff-mode batching happens.
 
 python-socketio's RedisManager publishes and listens through one client with no timeouts and
-backs off up to a minute after a failure. Here a dead or frozen Redis never holds a request
-(publishing has short timeouts and, after a failure, is skipped for a moment: this process's own
-sockets still get every event), and the listener reconnects within a second of Redis returning.
+backs off up to a minute after a failure. RedisQueue never lets a dead or frozen Redis hold a
+request (publishing has short timeouts and, after a failure, is skipped for a moment: this
+process's own sockets still get every event), and resubscribes within a second of Redis returning.
 """
 import logging
 import time
@@ -15,8 +18,30 @@ PUBLISH_TIMEOUT_SECONDS = 0.5
 RETRY_SECONDS = 1  # the listener's and the publisher's wait before trying Redis again
 
 
-class RedisQueue(socketio.RedisManager):
+class Observed(socketio.Manager):
+    """Delivery to this process's sockets, reported to an observer once done."""
+
+    observer = None
+
+    def emit(self, event, data, namespace=None, room=None, skip_sid=None, callback=None, to=None, **kwargs):
+        room = to or room
+        result = super().emit(event, data, namespace=namespace, room=room, skip_sid=skip_sid, callback=callback,
+                              **kwargs)
+        if self.observer is not None:
+            self.observer.delivered(event, room, data, self.rooms.get(namespace or "/", {}))
+        return result
+
+
+class LocalQueue(Observed):
+    """Embedded mode: one process, no message queue."""
+
+
+class RedisQueue(socketio.RedisManager, Observed):
     """The Socket.IO message queue through Redis, with timeouts and prompt reconnection."""
+
+    # Method order: RedisQueue, RedisManager, PubSubManager, Observed, Manager. Publishing
+    # (PubSubManager.emit) goes first; every local delivery, this process's own events and those
+    # of other processes alike, goes through Observed.emit.
 
     def __init__(self, url, write_only=False):
         super().__init__(url, channel="flask-socketio", write_only=write_only)

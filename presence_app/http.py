@@ -1,4 +1,4 @@
-"""HTTP plumbing around the app: proxies, chunked bodies, agent ids in paths, response headers."""
+"""HTTP plumbing around the app: proxies, chunked bodies, WebSocket extensions, agent ids in paths, headers."""
 import io
 
 from flask import request
@@ -37,10 +37,25 @@ def chunked_input(wsgi_app, limit):
     return middleware
 
 
+def no_websocket_compression(wsgi_app):
+    """Decline permessage-deflate, as socket.io's own server does by default.
+
+    eventlet accepts it whenever a client offers it (Node's socket.io-client does), and then
+    deflates every frame for every socket again: a roster snapshot or a broadcast costs a zlib
+    pass per recipient, far more CPU than it saves in bytes.
+    """
+
+    def middleware(environ, start_response):
+        environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
+        return wsgi_app(environ, start_response)
+
+    return middleware
+
+
 def init_app(app):
     """Wrap the WSGI app and add the converter and headers every answer carries."""
     app.url_map.converters["agent_id"] = AgentIdConverter
-    app.wsgi_app = chunked_input(app.wsgi_app, app.config["MAX_CONTENT_LENGTH"])
+    app.wsgi_app = no_websocket_compression(chunked_input(app.wsgi_app, app.config["MAX_CONTENT_LENGTH"]))
     hops = app.config["TRUSTED_PROXY_COUNT"]
     if hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)

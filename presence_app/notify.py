@@ -1,19 +1,38 @@
-"""The only caller of socketio.emit: event names, rooms and the envelope live here."""
+"""The only caller of socketio.emit: event names, rooms, the envelope, and batched delivery.
+
+Two kinds of delivery are batched per web process, per org and per window of
+PRESENCE_BATCH_MS: the changes its diff-mode sockets receive (one `presence_diff` with the
+latest change of each agent), and the roster snapshot of sockets that connect together (built
+once, encoded once, sent to each). The first snapshot after a quiet window goes out at once.
+"""
+import logging
+import threading
+import time
+from urllib.parse import unquote
+
 from .extensions import socketio
 from .keys import key
-from .schemas import change_event, typing_event
+from .schemas import change_event, iso_epoch, typing_event
 
 VERSION = "v1"
 PRESENCE_CHANGED = "agent_presence_changed"
+PRESENCE_DIFF = "presence_diff"
 PRESENCE_STATE = "presence_state"
 TYPING_START = "typing_start"
 TYPING_STOP = "typing_stop"
 SESSION_EXPIRED = "session_expired"
+_BATCHES = "presence_batches"
+log = logging.getLogger(__name__)
 
 
 def org_room(org):
-    """Room of everyone connected in an org: presence changes go here."""
+    """Room of an org's v1 sockets: each presence change goes here as it happens."""
     return key("org", org)
+
+
+def diff_room(org):
+    """Room of an org's diff-mode sockets: the changes of each window go here together."""
+    return key("diff", org)
 
 
 def agent_room(org, agent_id):
@@ -32,7 +51,7 @@ def envelope(event, data):
 
 
 def presence_changed(rows):
-    """Announce committed presence changes to each agent's org."""
+    """Announce committed presence changes to each agent's org (diff-mode sockets get them batched)."""
     for row in sorted(rows, key=lambda r: (r.agent_id, r.seq)):
         socketio.emit(PRESENCE_CHANGED, envelope(PRESENCE_CHANGED, change_event(row)), to=org_room(row.org))
 
@@ -43,12 +62,93 @@ def typing(event, rows):
         socketio.emit(event, envelope(event, typing_event(row)), to=chat_room(row.org, row.chat_id))
 
 
-def presence_state(sid, agents, server_time):
-    """Send the roster snapshot to one socket that just connected."""
-    data = {"agents": agents, "server_time": server_time}
-    socketio.emit(PRESENCE_STATE, envelope(PRESENCE_STATE, data), to=sid)
+def presence_state(app, sid, org, build):
+    """Send the org's roster (`build()` -> agents, server_time) to a socket that just connected."""
+    app.extensions[_BATCHES].snapshot(sid, org, build)
 
 
 def session_expired(sid, expired_at):
     """Tell one socket its token has expired (it is disconnected next)."""
     socketio.emit(SESSION_EXPIRED, envelope(SESSION_EXPIRED, {"expired_at": expired_at}), to=sid)
+
+
+def init_app(app, manager):
+    """Give the app its batches, fed by its Socket.IO manager's local deliveries."""
+    app.extensions[_BATCHES] = manager.observer = Batches(app)
+
+
+class Batches:
+    """One web process's batched deliveries: diff-mode changes and shared snapshots."""
+
+    def __init__(self, app):
+        self.app, self.window = app, app.config["PRESENCE_BATCH_MS"] / 1000
+        self.lock = threading.Lock()
+        self.changes, self.flushing = {}, False  # diff room -> {agent_id: latest change data}
+        self.waiting, self.built_at = {}, {}  # org -> [sids], org -> when its snapshot was last built
+
+    def delivered(self, event, room, payload, local_rooms):
+        """A local delivery happened: keep a presence change for this process's diff sockets of its org."""
+        if event != PRESENCE_CHANGED or not room or not room.startswith("org:"):
+            return
+        target = diff_room(unquote(room[len("org:"):]))
+        if not local_rooms.get(target):
+            return  # no diff-mode socket of that org here
+        change = payload["data"]
+        with self.lock:
+            latest = self.changes.setdefault(target, {})
+            known = latest.get(change["agent_id"])
+            if known is None or known["seq"] < change["seq"]:
+                latest[change["agent_id"]] = change
+            start, self.flushing = not self.flushing, True
+        if start:
+            socketio.start_background_task(self._flush_changes)
+
+    def _flush_changes(self):
+        socketio.sleep(self.window)
+        with self.lock:
+            pending, self.changes, self.flushing = self.changes, {}, False
+        for room, latest in pending.items():
+            data = {"changes": [latest[agent_id] for agent_id in sorted(latest)], "server_time": iso_epoch(time.time())}
+            socketio.emit(PRESENCE_DIFF, envelope(PRESENCE_DIFF, data), to=room, ignore_queue=True)
+
+    def snapshot(self, sid, org, build):
+        """Send `sid` its org's roster: at once after a quiet window, else with the window's shared build."""
+        now = time.monotonic()
+        with self.lock:
+            queued = self.waiting.get(org)
+            if queued is None and now - self.built_at.get(org, 0.0) >= self.window:
+                self.built_at[org] = now
+                first = True
+            else:
+                first = False
+                self.waiting.setdefault(org, []).append(sid)
+        if first:
+            _send_state([sid], *build())
+        elif queued is None:
+            socketio.start_background_task(self._flush_snapshot, org, build, self.built_at[org] + self.window - now)
+
+    def _flush_snapshot(self, org, build, delay):
+        socketio.sleep(max(0.0, delay))
+        with self.lock:
+            sids = self.waiting.pop(org, [])
+            self.built_at[org] = time.monotonic()
+        with self.app.app_context():
+            try:
+                _send_state(sids, *build())
+            except Exception as exc:  # noqa: BLE001 - they can still ask with sync {}
+                log.warning("roster snapshot of %s sockets failed: %s", len(sids), exc)
+
+
+def _send_state(sids, agents, server_time):
+    # One emit to a room of the waiting sockets: the roster is encoded once, however many wait.
+    payload = envelope(PRESENCE_STATE, {"agents": agents, "server_time": server_time})
+    if len(sids) == 1:
+        socketio.emit(PRESENCE_STATE, payload, to=sids[0], ignore_queue=True)
+        return
+    manager, room = socketio.server.manager, key("snapshot", sids[0])
+    here = [sid for sid in sids if manager.is_connected(sid, "/")]
+    for sid in here:
+        socketio.server.enter_room(sid, room)
+    socketio.emit(PRESENCE_STATE, payload, to=room, ignore_queue=True)
+    for sid in here:
+        socketio.server.leave_room(sid, room)

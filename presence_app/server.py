@@ -1,5 +1,6 @@
 """The web process: listen, serve HTTP and Socket.IO, and stop cleanly on SIGTERM (or Ctrl-C)."""
 import errno
+import gc
 import logging
 import os
 import resource
@@ -52,6 +53,10 @@ def serve(app):
     mode = config["ASYNC_MODE"]
     listener = listen(config["HOST"], config["PORT"]) if mode == "eventlet" else _probe_port(config)
     start_web(app)
+    # What start-up built lives as long as the process: keep it out of every garbage collection,
+    # whose full passes would otherwise walk it again and again (pauses grow with the heap).
+    gc.collect()
+    gc.freeze()
     for signum in (signal.SIGTERM, signal.SIGINT):
         # The handler only schedules the stop: no I/O may run inside a signal handler under eventlet.
         signal.signal(signum, lambda *_: socketio.start_background_task(_stop, app, listener))
@@ -59,6 +64,8 @@ def serve(app):
     if mode == "eventlet":
         import eventlet.wsgi
 
+        if config["LOG_LEVEL"] != "DEBUG":  # eventlet logs each client that hangs up ("socket shutdown error")
+            logging.getLogger("eventlet.wsgi").setLevel(logging.WARNING)
         eventlet.wsgi.server(listener, app, max_size=limit, log_output=config["LOG_LEVEL"] == "DEBUG",
                              log=logging.getLogger("eventlet.wsgi"))
     else:

@@ -22,6 +22,7 @@ from .services.identity import Identity, decode, ensure_agent, expired, refuse_q
 log = logging.getLogger(__name__)
 LIVE = "presence_live_sockets"
 TOO_DEEP = "\x00too-deep"  # the event name a message too deep to parse becomes
+PRESENCE_MODES = ("v1", "diff")
 
 
 class PacketJSON:
@@ -39,9 +40,10 @@ class PacketJSON:
 
 @dataclass
 class LiveSocket:
-    """One live socket of this process: whose it is (and until when), and the chats it joined."""
+    """One live socket of this process: whose it is (and until when), how it wants presence, its chats."""
 
     identity: Identity
+    diff: bool = False
     chats: set = field(default_factory=set)
 
 
@@ -55,23 +57,27 @@ def _authenticate(auth):
     token = auth.get("token") if isinstance(auth, dict) else None
     if not isinstance(token, str) or not token:
         raise Unauthorized("missing token: connect with io(url, {auth: {token}})")
+    mode = auth.get("presence", "v1")
+    if mode not in PRESENCE_MODES:
+        raise ValidationError(f"auth.presence must be one of {', '.join(PRESENCE_MODES)}")
     identity = decode(token)
     ensure_agent(identity)
-    return identity
+    return LiveSocket(identity, diff=mode == "diff")
 
 
 @socketio.on("connect")
 def on_connect(auth=None):
-    """A console connects with {token} in auth: its socket is counted, it gets presence_state."""
+    """A console connects with {token} (and presence: "diff") in auth: its socket is counted, it gets presence_state."""
     try:
-        identity = _authenticate(auth)
-        join_room(notify.org_room(identity.org))
-        join_room(notify.agent_room(identity.org, identity.agent_id))
-        connections.open_socket(identity, request.sid, current_app.config["PROCESS_ID"])
+        live = _authenticate(auth)
+        org = live.identity.org
+        join_room(notify.diff_room(org) if live.diff else notify.org_room(org))
+        join_room(notify.agent_room(org, live.identity.agent_id))
+        connections.open_socket(live.identity, request.sid, current_app.config["PROCESS_ID"])
     except Exception as exc:  # noqa: BLE001 - whatever failed, the socket is refused, never half-open
         body = to_wire(exc)[0]
         raise ConnectionRefusedError(body["message"], body) from None
-    live_sockets()[request.sid] = LiveSocket(identity)
+    live_sockets()[request.sid] = live
 
 
 @socketio.on("disconnect")

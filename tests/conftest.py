@@ -12,7 +12,7 @@ from presence_app.config import database_url as sa_url
 from presence_app.extensions import db, socketio
 
 from .clients import Clients, Database, Observer
-from .support import SECRET, service_env, start_redis, start_web, start_worker, token
+from .support import SECRET, service_env, start_redis, start_web, start_worker, token, wait_for
 
 TABLES = ("typing_indicators", "connections", "web_processes", "presence_changes", "presence", "agents", "hearing")
 
@@ -53,8 +53,9 @@ def database_url(tmp_path_factory):
 @pytest.fixture(scope="session")
 def base_env(database_url):
     """Settings every test app and process starts from."""
+    # A short batch window: sockets connecting one after another in a test wait less for their snapshot.
     return {"APP_ENV": "testing", "JWT_SECRET_KEY": SECRET, "DATABASE_URL": database_url,
-            "ASYNC_MODE": "threading", "LOG_LEVEL": "WARNING"}
+            "ASYNC_MODE": "threading", "LOG_LEVEL": "WARNING", "PRESENCE_BATCH_MS": "50"}
 
 
 @pytest.fixture(scope="session")
@@ -123,6 +124,9 @@ def connect(app, client):
         sio = socketio.test_client(app, auth=auth if auth is not None else {"token": token(sub, **claims)},
                                    flask_test_client=client)
         opened.append(sio)
+        if sio.is_connected():  # sockets connecting together share a snapshot, sent within PRESENCE_BATCH_MS
+            wait_for(lambda: any(m["name"] == "presence_state" for m in list(sio.queue)), timeout=5,
+                     interval=0.01, message="presence_state")
         return sio
 
     yield factory

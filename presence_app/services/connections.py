@@ -60,8 +60,8 @@ def open_socket(identity, sid, process_id):
     """A socket connected: count it, then send it the org's roster snapshot; on failure, leave nothing."""
     connect(identity, sid, process_id, limit=current_app.config["MAX_SOCKETS_PER_AGENT"])
     try:
-        agents, server_time = presence.roster(identity.org)
-        notify.presence_state(sid, agents, server_time)
+        notify.presence_state(current_app._get_current_object(), sid, identity.org,
+                              lambda: presence.roster(identity.org))
     except Exception:
         db.session.rollback()
         disconnect(sid)

@@ -2,7 +2,7 @@
 
 Each caller queues its identity and waits. The first to find no flush running leads: it yields
 once so that heartbeats arriving in the same instant join, takes the whole queue, writes it with
-one `UPDATE presence ... WHERE (agent_id, org) IN (...) RETURNING` (timed-out agents are resumed
+one `UPDATE presence ... WHERE agent_id IN (...) RETURNING` (timed-out agents are resumed
 by one `change()`), commits, announces, and hands every waiter its row, or the same error. Then
 it promotes the next waiter, if any, to lead the next group. Nobody waits for a timer: alone, a
 heartbeat is written at once; under load, groups grow by themselves.
@@ -10,17 +10,18 @@ heartbeat is written at once; under load, groups grow by themselves.
 import threading
 
 from flask import current_app
-from sqlalchemy import bindparam, tuple_, update
+from sqlalchemy import bindparam, update
 
 from ..dbtime import now
 from ..extensions import db, socketio
-from .transitions import P, change, finish, resume_values
+from .transitions import OBJECT_COLUMNS, P, change, finish, resume_values
 
 _EXT = "presence_heartbeats"
-_KEYS = tuple_(P.c.agent_id, P.c.org).in_(bindparam("keys", expanding=True))
+_IDS = P.c.agent_id.in_(bindparam("ids", expanding=True))
 _ALIVE = {"last_seen": now(), "last_heartbeat": now()}
-# Built once: only the list of (agent_id, org) changes from one group to the next.
-_TOUCH = update(P).where(_KEYS & ~P.c.timed_out).values(**_ALIVE).returning(*P.c, now().label("now"))
+# Built once: only the list of ids changes from one group to the next. It returns what the
+# presence object shows, not every column (each one costs a conversion per row).
+_TOUCH = update(P).where(_IDS & ~P.c.timed_out).values(**_ALIVE).returning(*OBJECT_COLUMNS, now().label("now"))
 
 
 class _Waiter:
@@ -72,12 +73,12 @@ class GroupCommit:
 
 def _write(group):
     """One transaction for the group; every waiter gets its row, or the failure."""
-    keys = list({(w.identity.agent_id, w.identity.org) for w in group})
+    ids = list({w.identity.agent_id for w in group})
     try:
-        rows = {r.agent_id: r for r in db.session.execute(_TOUCH, {"keys": keys})}
-        late = [key for key in keys if key[0] not in rows]
-        resumed = change(_KEYS & P.c.timed_out, dict(resume_values(), **_ALIVE), "resumed",
-                         params={"keys": late}) if late else []
+        rows = {r.agent_id: r for r in db.session.execute(_TOUCH, {"ids": ids})}
+        late = [agent_id for agent_id in ids if agent_id not in rows]
+        resumed = change(_IDS & P.c.timed_out, dict(resume_values(), **_ALIVE), "resumed",
+                         params={"ids": late}) if late else []
         rows.update((r.agent_id, r) for r in resumed)
         finish(changed=resumed)
     except Exception as exc:  # noqa: BLE001 - every member of the group gets the failure
@@ -86,7 +87,10 @@ def _write(group):
             waiter.error = exc
         return
     for waiter in group:
-        waiter.row = rows.get(waiter.identity.agent_id)
+        row = rows.get(waiter.identity.agent_id)
+        # Ids are global and ensure_agent pinned each to its org; a row of another org is never
+        # handed out (the caller's own path then refuses the token).
+        waiter.row = row if row is not None and row.org == waiter.identity.org else None
 
 
 def submit(identity):

@@ -11,6 +11,10 @@ P = Presence.__table__
 T = TypingIndicator.__table__
 C = Connection.__table__
 
+# What the presence object shows (schemas.presence_object), and org for the tenancy check.
+OBJECT_COLUMNS = (P.c.agent_id, P.c.org, P.c.name, P.c.status, P.c.status_message, P.c.last_heartbeat,
+                  P.c.websocket_connected, P.c.connections, P.c.status_changed_at, P.c.last_seen, P.c.seq)
+
 # Written exactly as the partial indexes' predicates (models.py), so that both
 # PostgreSQL and SQLite use those indexes for the sweeps.
 EXPIRY_CANDIDATE = text("status <> 'offline' AND connections = 0")
