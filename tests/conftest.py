@@ -14,7 +14,8 @@ from presence_app.extensions import db, socketio
 from .clients import Clients, Database, Observer
 from .support import SECRET, service_env, start_redis, start_web, start_worker, token
 
-TABLES = ("typing_indicators", "connections", "web_processes", "presence_changes", "presence", "agents")
+TABLES = ("typing_indicators", "connections", "web_processes", "presence_changes", "presence", "agents",
+          "reason_codes")
 
 
 def _is_postgres(url):
