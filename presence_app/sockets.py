@@ -6,7 +6,7 @@ from flask_socketio import ConnectionRefusedError, join_room, leave_room
 from . import notify
 from .errors import AppError, Unauthorized, to_wire
 from .extensions import socketio
-from .schemas import ChatIn, Empty, StatusIn, load
+from .schemas import ActivityIn, ChatIn, Empty, StatusIn, load
 from .services import connections, presence, typing
 from .services.identity import ensure_agent, from_claims, refuse_query_token
 
@@ -49,6 +49,8 @@ def on_connect(auth=None):
         raise ConnectionRefusedError(exc.message, body) from None
     join_room(notify.org_room(identity.org))
     join_room(notify.agent_room(identity.org, identity.agent_id))
+    if identity.is_supervisor:
+        join_room(notify.supervisor_room(identity.org))
     connections.open_socket(identity, request.sid, current_app.config["PROCESS_ID"])
     live_sockets()[request.sid] = identity
 
@@ -109,9 +111,15 @@ def on_heartbeat(data=None):
 
 @socketio.on("set_status")
 def on_set_status(data=None):
-    """The agent sets its status and optional message."""
+    """The agent sets its status, with optional message, reason code and deadline."""
     body = load(StatusIn, data)
-    return {"ok": True, "presence": presence.set_status(_identity(), body["status"], body["message"])}
+    return {"ok": True, "presence": presence.set_status(_identity(), **body)}
+
+
+@socketio.on("activity")
+def on_activity(data=None):
+    """The console reports the agent idle or active again (auto-away)."""
+    return {"ok": True, "presence": presence.activity(_identity(), load(ActivityIn, data)["idle"])}
 
 
 @socketio.on_error_default

@@ -88,3 +88,11 @@ def test_typing_sweep_follows_the_typing_timeout():
 def test_worker_role_needs_redis(tmp_path):
     with pytest.raises(ConfigError, match="REDIS_URL"):
         create_app({"APP_ENV": "testing", "DATABASE_URL": f"sqlite:///{tmp_path}/x.db"}, role="worker")
+
+
+def test_supervisor_settings_defaults_and_refusals():
+    config = from_env({"APP_ENV": "testing"}, "/tmp")
+    assert (config["IDLE_AWAY_SECONDS"], config["STATUS_SWEEP_SECONDS"]) == (300, 5)
+    for name in ("IDLE_AWAY_SECONDS", "STATUS_SWEEP_SECONDS"):
+        with pytest.raises(ConfigError, match=f"{name} must be at least 1"):
+            from_env({"APP_ENV": "testing", name: "0.5"}, "/tmp")
