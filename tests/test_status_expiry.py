@@ -44,9 +44,9 @@ def seconds_until(presence):
 
 
 def test_for_minutes_sets_a_deadline_and_its_end_returns_to_the_status_before(app, client, connect, database):
-    observer = connect(SUP, role="supervisor")
+    observer, outsider = connect(SUP, role="supervisor"), connect(7, org="other", role="supervisor")
     set_status(client, 5, {"status": "online", "message": "Queue A"})
-    drain(observer)
+    drain(observer), drain(outsider)
 
     busy = set_status(client, 5, {"status": "busy", "message": "Call", "for_minutes": 15}).json
     assert busy["status"] == "busy" and 15 * 60 - 5 <= seconds_until(busy) <= 15 * 60
@@ -61,6 +61,7 @@ def test_for_minutes_sets_a_deadline_and_its_end_returns_to_the_status_before(ap
     assert [(e["status"], e["reason"], e["previous_status"]) for e in changes(observer)] == [
         ("busy", "manual", "online"), ("online", "expired", "busy")]
     assert (database.ledger(5)[-1].reason, database.ledger(5)[-1].actor_id) == ("expired", None)
+    assert changes(outsider) == [], "another org hears nothing"
 
 
 def test_until_is_an_instant_with_an_offset_and_returns_the_reason_code_too(app, client):
