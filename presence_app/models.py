@@ -104,7 +104,7 @@ class PresenceChange(db.Model):
         UniqueConstraint("agent_id", "seq", name="uq_presence_changes_agent_seq",
                          postgresql_include=["at", "to_status", "websocket_connected", "reason_code"]),
         # Reports find each agent's last change before a range, and its changes in the range.
-        Index("ix_presence_changes_agent_at", "agent_id", "at"),
+        Index("ix_presence_changes_agent_at", "agent_id", "at", "seq"),
     )
 
 

@@ -38,7 +38,7 @@ def _postgresql():
 def upgrade():
     op.add_column("presence_changes", sa.Column("reason_code", sa.String(32), nullable=True))
     op.add_column("presence_changes", sa.Column("actor_id", sa.BigInteger(), nullable=True))
-    op.create_index("ix_presence_changes_agent_at", "presence_changes", ["agent_id", "at"])
+    op.create_index("ix_presence_changes_agent_at", "presence_changes", ["agent_id", "at", "seq"])
     if _postgresql():
         op.drop_constraint(UNIQUE_SEQ, "presence_changes", type_="unique")
         op.execute(f"ALTER TABLE presence_changes ADD CONSTRAINT {UNIQUE_SEQ} UNIQUE (agent_id, seq) "

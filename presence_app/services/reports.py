@@ -17,6 +17,7 @@ DIALECTS = {
         "greatest": "GREATEST", "least": "LEAST",
         "next_midnight": "(date_trunc('day', {0}) + interval '1 day')",
         "day": "date_trunc('day', {0})",
+        "day_end": "({0} + interval '1 day')",
         "day_text": "to_char({0}, 'YYYY-MM-DD')",
         # Spans are summed as intervals (cheap) and turned into seconds once per group.
         "span": "({1} - {0})",
@@ -26,6 +27,7 @@ DIALECTS = {
         "greatest": "MAX", "least": "MIN",
         "next_midnight": "strftime('%Y-%m-%d 00:00:00.000000', {0}, '+1 day')",
         "day": "substr({0}, 1, 10)",
+        "day_end": "strftime('%Y-%m-%d 00:00:00.000000', {0}, '+1 day')",
         "day_text": "{0}",
         # Whole seconds from strftime, microseconds from the text: exact, unlike julianday's float.
         "span": ("(CAST(strftime('%s', {1}) AS INTEGER) - CAST(strftime('%s', {0}) AS INTEGER)"
@@ -98,14 +100,13 @@ marks AS (
 pieces AS (
     SELECT agent_id, status, connected, code, start_at, end_at FROM ledger
     UNION ALL
-    SELECT agent_id, COALESCE({prior_status}, 'offline'), COALESCE({prior_connected}, false), {prior_code},
-           start_at, end_at
-    FROM marks
+    SELECT m.agent_id, COALESCE(p.to_status, 'offline'), COALESCE(p.websocket_connected, false), p.reason_code,
+           m.start_at, m.end_at
+    FROM marks m LEFT JOIN presence_changes p ON p.agent_id = m.agent_id AND p.seq = m.prior_seq
 ),
 timed AS (
-    SELECT agent_id, status, connected, code, {day} AS day,
-           CASE WHEN end_at > start_at THEN {clipped_span} END AS span
-    FROM pieces
+    SELECT agent_id, status, connected, code, day, CASE WHEN end_at > start_at THEN {clipped_span} END AS span
+    FROM (SELECT pieces.*, {day} AS day FROM pieces) AS dated
 )"""
 
 
@@ -117,12 +118,9 @@ def _statement(dialect, agent_id, by_day):
         return f"COALESCE(CAST(ROUND({spell['seconds'].format(inner)}) AS BIGINT), 0)"
 
     if by_day:
-        # One probe of the (agent_id, seq) index per field: a join here tempts planners to hash the ledger.
-        prior = "(SELECT p.{} FROM presence_changes p WHERE p.agent_id = marks.agent_id AND p.seq = marks.prior_seq)"
-        midnight = spell["next_midnight"].format("start_at")
+        midnight = spell["day_end"].format("day")
         pieces = BY_DAY.format(
-            prior_status=prior.format("to_status"), prior_connected=prior.format("websocket_connected"),
-            prior_code=prior.format("reason_code"), day=spell["day"].format("start_at"),
+            day=spell["day"].format("start_at"),
             next_midnight_since=spell["next_midnight"].format(":since"),
             next_midnight_day=spell["next_midnight"].format("day"),
             clipped_span=spell["span"].format("start_at", f"{spell['least']}(end_at, {midnight})"))
