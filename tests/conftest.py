@@ -117,19 +117,16 @@ def runner(app):
 
 @pytest.fixture
 def connect(app, client):
-    """Open Flask-SocketIO test clients: connect(sub, **claims) -> client."""
-    opened = []
+    """Open Flask-SocketIO test clients: connect(sub, **claims) -> client; they end with the test's app."""
 
     def factory(sub, auth=None, **claims):
-        sio = socketio.test_client(app, auth=auth if auth is not None else {"token": token(sub, **claims)},
-                                   flask_test_client=client)
-        opened.append(sio)
-        return sio
+        return socketio.test_client(app, auth=auth if auth is not None else {"token": token(sub, **claims)},
+                                    flask_test_client=client)
 
-    yield factory
-    for sio in opened:
-        if sio.is_connected():
-            sio.disconnect()
+    # No disconnect at the end: it would start a grace task that reaches the database after the
+    # app's engine is disposed, leaving a pooled connection open for the rest of the session (the
+    # Engine.IO service thread keeps the app alive); a full PostgreSQL run then ran out of slots.
+    return factory
 
 
 @pytest.fixture(scope="session")
