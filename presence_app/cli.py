@@ -4,7 +4,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from .errors import AppError
-from .services import identity
+from .services import identity, reason_codes
 
 DEMO_AGENTS = (
     ("ana@example.com", "Ana Souza", "supervisor"),
@@ -12,6 +12,12 @@ DEMO_AGENTS = (
     ("maria@example.com", "Maria Lima", "agent"),
 )
 DEMO_PASSWORD = "presence-demo"
+DEMO_CODES = (
+    {"code": "lunch", "label": "Lunch", "statuses": ["away"], "max_minutes": 60},
+    {"code": "break", "label": "Short break", "statuses": ["away"], "max_minutes": 15},
+    {"code": "meeting", "label": "Meeting", "statuses": ["busy", "away"], "max_minutes": None},
+    {"code": "training", "label": "Training", "statuses": ["busy"], "max_minutes": 120},
+)
 
 
 def init_app(app):
@@ -40,7 +46,7 @@ def create_agent(email, name, password, org, role, agent_id):
 @click.command("demo-agents")
 @with_appcontext
 def demo_agents():
-    """Create the demo agents of embedded mode (development only) and print their logins."""
+    """Create the demo agents and reason codes of embedded mode (development only); print the logins."""
     if current_app.config["APP_ENV"] != "development":
         raise click.ClickException("demo agents exist only with APP_ENV=development")
     for email, name, role in DEMO_AGENTS:
@@ -49,3 +55,6 @@ def demo_agents():
         except AppError:
             pass  # already there from an earlier run
         click.echo(f"  demo login: {email} / {DEMO_PASSWORD} ({name}, {role})")
+    if not reason_codes.codes_of("default"):
+        reason_codes.replace(identity.Identity(0, "demo", "default", "supervisor"), list(DEMO_CODES))
+        click.echo(f"  demo reason codes: {', '.join(code['code'] for code in DEMO_CODES)}")

@@ -124,6 +124,8 @@ def from_env(env, instance_path):
         "TYPING_SWEEP_SECONDS": max(1, min(5, int(typing_timeout / 6))),
         "DISCONNECT_GRACE_SECONDS": _number(env, "DISCONNECT_GRACE_SECONDS", 10, minimum=0),
         "PROCESS_BEAT_SECONDS": beat,
+        "IDLE_AWAY_SECONDS": _number(env, "IDLE_AWAY_SECONDS", 300, minimum=1),
+        "STATUS_SWEEP_SECONDS": _number(env, "STATUS_SWEEP_SECONDS", 5, minimum=1),
         "PROCESS_DEAD_SECONDS": 3 * beat,
         "SCHEDULER_POLL_SECONDS": 1,
         "API_RATE_LIMIT": _limit(env, "API_RATE_LIMIT", "50 per second"),

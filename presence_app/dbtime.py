@@ -22,6 +22,11 @@ def seconds_ago(seconds):
     return db_now(literal(-float(seconds), Float))
 
 
+def seconds_ahead(seconds):
+    """The database's current UTC time plus `seconds` (a number or a SQL expression)."""
+    return db_now(seconds if hasattr(seconds, "compile") else literal(float(seconds), Float))
+
+
 @compiles(db_now, "postgresql")
 def _postgresql(element, compiler, **kw):
     offset = compiler.process(element.clauses, **kw)

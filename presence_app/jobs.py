@@ -2,7 +2,7 @@
 from dataclasses import dataclass
 from typing import Callable
 
-from .services import connections, presence, typing
+from .services import connections, deadlines, presence, typing
 
 
 def check_agent_presence_timeout():
@@ -20,6 +20,16 @@ def maintain_connections():
     return {"reaped": connections.reap_dead_processes(), "settled": connections.settle()}
 
 
+def expire_statuses():
+    """Return each agent whose expiring status passed to the state before it (reason expired)."""
+    return deadlines.expire_statuses()
+
+
+def announce_status_overruns():
+    """Tell supervisors, once each, of statuses that outlasted their reason code's max_minutes."""
+    return deadlines.announce_overruns()
+
+
 @dataclass(frozen=True)
 class Periodic:
     """A job and the config key holding its period in seconds."""
@@ -33,4 +43,6 @@ PERIODIC = (
     Periodic("check_agent_presence_timeout", check_agent_presence_timeout, "PRESENCE_SWEEP_SECONDS"),
     Periodic("expire_stale_typing", expire_stale_typing, "TYPING_SWEEP_SECONDS"),
     Periodic("maintain_connections", maintain_connections, "PROCESS_BEAT_SECONDS"),
+    Periodic("expire_statuses", expire_statuses, "STATUS_SWEEP_SECONDS"),
+    Periodic("announce_status_overruns", announce_status_overruns, "STATUS_SWEEP_SECONDS"),
 )

@@ -2,14 +2,15 @@
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint, text
+from sqlalchemy import (BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint, false,
+                        text)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .dbtime import now
 from .extensions import db
 
 STATUSES = ("online", "offline", "busy", "away")
-REASONS = ("manual", "timeout", "resumed", "connected", "disconnected", "supervisor")
+REASONS = ("manual", "timeout", "resumed", "connected", "disconnected", "supervisor", "idle", "active", "expired")
 ROLES = ("agent", "supervisor")
 
 
@@ -49,6 +50,18 @@ class Presence(db.Model):
     change_reason: Mapped[str] = mapped_column(String(16), default="manual")
     changed_at: Mapped[datetime] = mapped_column(DateTime, default=now())
     seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    reason_code: Mapped[Optional[str]] = mapped_column(String(32))
+    resume_reason_code: Mapped[Optional[str]] = mapped_column(String(32))
+    # When the current reason code was applied; its max_minutes counts from here, announced once.
+    code_since: Mapped[Optional[datetime]] = mapped_column(DateTime)
+    overrun_announced: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # An expiring status: at status_until the agent returns to the revert_* state (reason expired).
+    status_until: Mapped[Optional[datetime]] = mapped_column(DateTime)
+    revert_status: Mapped[Optional[str]] = mapped_column(String(16))
+    revert_message: Mapped[Optional[str]] = mapped_column(String(140))
+    revert_reason_code: Mapped[Optional[str]] = mapped_column(String(32))
+    # Away because the console reported idleness: only such an away returns to online on activity.
+    idle_away: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     __table_args__ = (
         Index("ix_presence_org_status", "org", "status"),
@@ -59,6 +72,11 @@ class Presence(db.Model):
         Index("ix_presence_unsettled", "disconnected_at",
               postgresql_where=text("websocket_connected AND connections = 0"),
               sqlite_where=text("websocket_connected AND connections = 0")),
+        Index("ix_presence_status_until", "status_until",
+              postgresql_where=text("status_until IS NOT NULL"), sqlite_where=text("status_until IS NOT NULL")),
+        Index("ix_presence_overrun", "code_since",
+              postgresql_where=text("reason_code IS NOT NULL AND NOT overrun_announced"),
+              sqlite_where=text("reason_code IS NOT NULL AND NOT overrun_announced")),
     )
 
 
@@ -76,9 +94,30 @@ class PresenceChange(db.Model):
     websocket_connected: Mapped[bool] = mapped_column(Boolean)
     reason: Mapped[str] = mapped_column(String(16))
     at: Mapped[datetime] = mapped_column(DateTime)
+    reason_code: Mapped[Optional[str]] = mapped_column(String(32))
+    # Who made the change: the agent, its supervisor, or null for the system (README, "Audit").
+    actor_id: Mapped[Optional[int]] = mapped_column(BigInteger)
 
-    # A second announcement of one transition would need a second row with the same seq.
-    __table_args__ = (UniqueConstraint("agent_id", "seq", name="uq_presence_changes_agent_seq"),)
+    __table_args__ = (
+        # A second announcement of one transition would need a second row with the same seq.
+        # On PostgreSQL it covers what the report reads, so the report's window needs no table access.
+        UniqueConstraint("agent_id", "seq", name="uq_presence_changes_agent_seq",
+                         postgresql_include=["at", "to_status", "websocket_connected", "reason_code"]),
+        # Reports find each agent's last change before a range, and its changes in the range.
+        Index("ix_presence_changes_agent_at", "agent_id", "at", "seq"),
+    )
+
+
+class ReasonCode(db.Model):
+    """A reason code an org's supervisors defined, for the statuses it may go with."""
+
+    __tablename__ = "reason_codes"
+    org: Mapped[str] = mapped_column(String(64), primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    label: Mapped[str] = mapped_column(String(64))
+    statuses: Mapped[str] = mapped_column(String(32))  # comma-separated
+    max_minutes: Mapped[Optional[int]] = mapped_column(Integer)
+    position: Mapped[int] = mapped_column(Integer)
 
 
 class Connection(db.Model):

@@ -12,7 +12,7 @@ from urllib.parse import unquote
 
 from .extensions import socketio
 from .keys import key
-from .schemas import change_event, iso_epoch, typing_event
+from .schemas import change_event, iso, iso_epoch, typing_event
 
 VERSION = "v1"
 PRESENCE_CHANGED = "agent_presence_changed"
@@ -21,6 +21,7 @@ PRESENCE_STATE = "presence_state"
 TYPING_START = "typing_start"
 TYPING_STOP = "typing_stop"
 SESSION_EXPIRED = "session_expired"
+STATUS_OVERRUN = "agent_status_overrun"
 _BATCHES = "presence_batches"
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,11 @@ def diff_room(org):
 def agent_room(org, agent_id):
     """Room of one agent's sockets, across tabs and processes."""
     return key("agent", org, agent_id)
+
+
+def supervisor_room(org):
+    """Room of an org's supervisors' sockets: overrun alerts go here."""
+    return key("supervisors", org)
 
 
 def chat_room(org, chat_id):
@@ -70,6 +76,14 @@ def presence_state(app, sid, org, build):
 def session_expired(sid, expired_at):
     """Tell one socket its token has expired (it is disconnected next)."""
     socketio.emit(SESSION_EXPIRED, envelope(SESSION_EXPIRED, {"expired_at": expired_at}), to=sid)
+
+
+def status_overrun(rows):
+    """Tell each org's supervisors of statuses that outlasted their reason code's max_minutes."""
+    for row in rows:
+        data = {"agent_id": row.agent_id, "name": row.name, "status": row.status, "reason_code": row.reason_code,
+                "since": iso(row.code_since), "max_minutes": row.max_minutes}
+        socketio.emit(STATUS_OVERRUN, envelope(STATUS_OVERRUN, data), to=supervisor_room(row.org))
 
 
 def init_app(app, manager):

@@ -15,7 +15,7 @@ from flask_socketio import ConnectionRefusedError, join_room, leave_room
 from . import notify, throttle
 from .errors import LimitExceeded, NotFound, Unauthorized, ValidationError, to_wire
 from .extensions import socketio
-from .schemas import MAX_DEPTH, ChatIn, Empty, StatusIn, TokenIn, iso_epoch, load
+from .schemas import MAX_DEPTH, ActivityIn, ChatIn, Empty, StatusIn, TokenIn, iso_epoch, load
 from .services import connections, presence, typing
 from .services.identity import Identity, decode, ensure_agent, expired, refuse_query_token
 
@@ -73,6 +73,8 @@ def on_connect(auth=None):
         org = live.identity.org
         join_room(notify.diff_room(org) if live.diff else notify.org_room(org))
         join_room(notify.agent_room(org, live.identity.agent_id))
+        if live.identity.is_supervisor:
+            join_room(notify.supervisor_room(org))
         connections.open_socket(live.identity, request.sid, current_app.config["PROCESS_ID"])
     except Exception as exc:  # noqa: BLE001 - whatever failed, the socket is refused, never half-open
         body = to_wire(exc)[0]
@@ -179,8 +181,14 @@ def on_heartbeat(live, _body):
 
 @client_event("set_status", StatusIn)
 def on_set_status(live, body):
-    """The agent sets its status and optional message."""
-    return {"presence": presence.set_status(live.identity, body["status"], body["message"])}
+    """The agent sets its status, with optional message, reason code and deadline."""
+    return {"presence": presence.set_status(live.identity, **body)}
+
+
+@client_event("activity", ActivityIn)
+def on_activity(live, body):
+    """The console reports the agent idle or active again (auto-away)."""
+    return {"presence": presence.activity(live.identity, body["idle"])}
 
 
 @client_event("sync")
@@ -200,6 +208,8 @@ def on_refresh_token(live, data):
     if (fresh.agent_id, fresh.org) != (live.identity.agent_id, live.identity.org):
         raise Unauthorized("the token belongs to another agent or org")
     ensure_agent(fresh)
+    if fresh.is_supervisor != live.identity.is_supervisor:  # the new token may change the role
+        (join_room if fresh.is_supervisor else leave_room)(notify.supervisor_room(fresh.org))
     live.identity = fresh
     return {"expires_at": iso_epoch(fresh.expires_at)}
 

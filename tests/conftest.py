@@ -14,7 +14,8 @@ from presence_app.extensions import db, socketio
 from .clients import Clients, Database, Observer
 from .support import SECRET, service_env, start_redis, start_web, start_worker, token, wait_for
 
-TABLES = ("typing_indicators", "connections", "web_processes", "presence_changes", "presence", "agents", "hearing")
+TABLES = ("typing_indicators", "connections", "web_processes", "presence_changes", "presence", "agents",
+          "reason_codes", "hearing")
 
 
 def _is_postgres(url):
@@ -117,22 +118,20 @@ def runner(app):
 
 @pytest.fixture
 def connect(app, client):
-    """Open Flask-SocketIO test clients: connect(sub, **claims) -> client."""
-    opened = []
+    """Open Flask-SocketIO test clients: connect(sub, **claims) -> client; they end with the test's app."""
 
     def factory(sub, auth=None, **claims):
         sio = socketio.test_client(app, auth=auth if auth is not None else {"token": token(sub, **claims)},
                                    flask_test_client=client)
-        opened.append(sio)
         if sio.is_connected():  # sockets connecting together share a snapshot, sent within PRESENCE_BATCH_MS
             wait_for(lambda: any(m["name"] == "presence_state" for m in list(sio.queue)), timeout=5,
                      interval=0.01, message="presence_state")
         return sio
 
-    yield factory
-    for sio in opened:
-        if sio.is_connected():
-            sio.disconnect()
+    # No disconnect at the end: it would start a grace task that reaches the database after the
+    # app's engine is disposed, leaving a pooled connection open for the rest of the session (the
+    # Engine.IO service thread keeps the app alive); a full PostgreSQL run then ran out of slots.
+    return factory
 
 
 @pytest.fixture(scope="session")

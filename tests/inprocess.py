@@ -4,7 +4,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from presence_app.extensions import db
-from presence_app.models import Presence, PresenceChange
+from presence_app.models import Agent, Presence, PresenceChange
 
 from .support import bearer, envelope_of
 
@@ -78,3 +78,20 @@ def changes(sio):
 def pending(sio, event):
     """How many `event`s wait in the client's queue (read without draining; a background thread may append)."""
     return sum(1 for message in list(sio.queue) if message["name"] == event)
+
+
+def record(app, agent_id, changes, org="default", name=None):
+    """Write an agent (if new) and ledger rows (at, from, to, websocket_connected, reason, reason_code), numbered on."""
+    with app.app_context():
+        if db.session.get(Agent, agent_id) is None:
+            db.session.add(Agent(id=agent_id, org=org, name=name or f"Agent {agent_id}", role="agent"))
+            db.session.flush()
+            db.session.add(Presence(agent_id=agent_id, org=org, name=name or f"Agent {agent_id}"))
+        seq = db.session.scalar(select(func.coalesce(func.max(PresenceChange.seq), 0))
+                                .where(PresenceChange.agent_id == agent_id))
+        for at, before, after, connected, reason, code in changes:
+            seq += 1
+            db.session.add(PresenceChange(agent_id=agent_id, org=org, seq=seq, from_status=before, to_status=after,
+                                          message="", websocket_connected=connected, reason=reason, reason_code=code,
+                                          at=at))
+        db.session.commit()

@@ -23,11 +23,11 @@ FAST = {"DISCONNECT_GRACE_SECONDS": 1, "PROCESS_BEAT_SECONDS": BEAT}
 ISO_Z = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 PRESENCE_FIELDS = {
     "agent_id", "name", "status", "status_message", "last_heartbeat", "websocket_connected", "connections",
-    "status_changed_at", "is_available", "minutes_in_status", "is_inactive", "seq",
+    "status_changed_at", "is_available", "minutes_in_status", "is_inactive", "seq", "reason_code", "status_until",
 }
 CHANGE_FIELDS = {
     "agent_id", "status", "message", "timestamp", "name", "previous_status", "websocket_connected",
-    "is_available", "reason", "seq",
+    "is_available", "reason", "seq", "reason_code",
 }
 
 

@@ -211,7 +211,8 @@ def test_trailing_slash_is_optional_on_login(client, runner, slash):
     assert r.status_code == 200
 
 
-@pytest.mark.parametrize("path", ["/api/v1/nothing", "/api/v1/presence/abc/", "/api/v1/presence/5/history/", "/nothing"])
+@pytest.mark.parametrize("path", ["/api/v1/nothing", "/api/v1/presence/abc/", "/api/v1/presence/5/nothing/",
+                                  "/nothing"])
 def test_unknown_paths_answer_404_in_the_envelope(client, path):
     assert_error(client.get(path, headers=bearer(5)), 404, "not_found")
 

@@ -123,3 +123,11 @@ def test_v1_1_limits_have_their_documented_defaults():
 def test_bad_limits_are_refused_with_their_name(name, value, message):
     with pytest.raises(ConfigError, match=message):
         from_env({"APP_ENV": "testing", name: value}, "/tmp")
+
+
+def test_supervisor_settings_defaults_and_refusals():
+    config = from_env({"APP_ENV": "testing"}, "/tmp")
+    assert (config["IDLE_AWAY_SECONDS"], config["STATUS_SWEEP_SECONDS"]) == (300, 5)
+    for name in ("IDLE_AWAY_SECONDS", "STATUS_SWEEP_SECONDS"):
+        with pytest.raises(ConfigError, match=f"{name} must be at least 1"):
+            from_env({"APP_ENV": "testing", name: "0.5"}, "/tmp")

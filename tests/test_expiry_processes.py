@@ -14,6 +14,7 @@ import time
 import pytest
 import redis
 
+from presence_app.jobs import PERIODIC
 from presence_app.runtime import LEADER_KEY
 
 from .clients import Rest
@@ -49,8 +50,8 @@ def redis_client(clean_redis):
 
 def scheduler_ready(redis_client):
     """Wait until a worker leads rq-scheduler and the periodic jobs are registered."""
-    wait_for(lambda: redis_client.exists(LEADER_KEY) and redis_client.zcard(SCHEDULED_JOBS) == 3,
-             timeout=30, message="a worker leading rq-scheduler with 3 periodic jobs")
+    wait_for(lambda: redis_client.exists(LEADER_KEY) and redis_client.zcard(SCHEDULED_JOBS) == len(PERIODIC),
+             timeout=30, message="a worker leading rq-scheduler with every periodic job")
 
 
 def leads(proc):
@@ -231,7 +232,7 @@ def test_two_workers_run_one_scheduler_and_announce_each_timeout_once(fast, obse
         assert len(observer.changes(sub, reason="timeout")) == 1
         assert database.reasons(sub).count("timeout") == 1
     assert sorted(leads(w) for w in workers) == [0, 1], "exactly one worker leads the scheduler"
-    assert redis_client.zcard(SCHEDULED_JOBS) == 3
+    assert redis_client.zcard(SCHEDULED_JOBS) == len(PERIODIC)
 
     leader, follower = sorted(workers, key=leads, reverse=True)
     leader.kill()  # SIGKILL: its lease expires and the other worker takes over
@@ -240,7 +241,7 @@ def test_two_workers_run_one_scheduler_and_announce_each_timeout_once(fast, obse
     wait_for(lambda: observer.changes(54, reason="timeout"), timeout=lease + TIMEOUT_BOUND + 5,
              message="a timeout after the leading worker died")
     assert leads(follower) == 1
-    assert redis_client.zcard(SCHEDULED_JOBS) == 3
+    assert redis_client.zcard(SCHEDULED_JOBS) == len(PERIODIC)
     time.sleep(2 * SWEEP + POLL)
     assert len(observer.changes(54, reason="timeout")) == 1
     for sub in (51, 52, 53):
@@ -266,7 +267,7 @@ def test_worker_stopped_for_several_sweeps_and_restarted_announces_nothing_twice
     fast.worker(name="worker-2")
     wait_for(lambda: observer.changes(62, reason="timeout") and observer.changes(63, reason="timeout"),
              timeout=30, message="the restarted worker's first sweeps")
-    assert redis_client.zcard(SCHEDULED_JOBS) == 3, "the restart replaced the schedules, it did not add to them"
+    assert redis_client.zcard(SCHEDULED_JOBS) == len(PERIODIC), "the restart replaced the schedules, not added to them"
     time.sleep(2 * SWEEP + POLL)
     for sub in (61, 62, 63):
         assert len(observer.changes(sub, reason="timeout")) == 1

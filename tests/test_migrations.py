@@ -14,8 +14,9 @@ from presence_app.extensions import db
 
 from .support import SECRET
 
-HEAD = "0002"
-TABLES = {"agents", "presence", "presence_changes", "connections", "web_processes", "typing_indicators", "hearing"}
+TABLES = {"agents", "presence", "presence_changes", "connections", "web_processes", "typing_indicators",
+          "reason_codes", "hearing"}
+HEAD = ["0003"]
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -83,7 +84,7 @@ def test_upgrade_then_downgrade_to_base_then_upgrade_again(empty_app):
 
     flask_db(empty_app, "upgrade")
     assert tables(empty_app) == TABLES | {"alembic_version"}
-    assert revision(empty_app) == [HEAD]
+    assert revision(empty_app) == HEAD
 
     flask_db(empty_app, "downgrade", "base")
     assert tables(empty_app) == {"alembic_version"}
@@ -92,7 +93,7 @@ def test_upgrade_then_downgrade_to_base_then_upgrade_again(empty_app):
 
     flask_db(empty_app, "upgrade")
     assert tables(empty_app) == TABLES | {"alembic_version"}
-    assert revision(empty_app) == [HEAD]
+    assert revision(empty_app) == HEAD
 
 
 def test_the_migrated_schema_matches_the_models(empty_app):
@@ -111,3 +112,57 @@ def test_the_sweeps_indexes_are_partial(empty_app):
     assert {"ix_presence_org_status", "ix_presence_expiry", "ix_presence_unsettled"} <= set(indexes)
     assert "connections = 0" in str(indexes["ix_presence_expiry"][f"{dialect}_where"])
     assert "connections = 0" in str(indexes["ix_presence_unsettled"][f"{dialect}_where"])
+
+
+def columns(app, table):
+    with app.app_context():
+        return {column["name"] for column in inspect(db.engine).get_columns(table)}
+
+
+def test_0003_keeps_existing_rows_with_no_actor_and_downgrades_to_0002_with_its_data(empty_app):
+    flask_db(empty_app, "upgrade", "0002")
+    with empty_app.app_context(), db.engine.begin() as conn:
+        conn.execute(text("INSERT INTO agents (id, org, name, role, created_at) "
+                          "VALUES (5, 'default', 'Ana', 'agent', '2026-01-02 10:00:00')"))
+        conn.execute(text("INSERT INTO presence_changes (agent_id, org, seq, from_status, to_status, message, "
+                          "websocket_connected, reason, at) VALUES (5, 'default', 1, 'offline', 'online', '', "
+                          "false, 'manual', '2026-01-02 10:00:00')"))
+    old_ledger = columns(empty_app, "presence_changes")
+    old_presence = columns(empty_app, "presence")
+
+    flask_db(empty_app, "upgrade")
+    assert revision(empty_app) == HEAD
+    with empty_app.app_context(), db.engine.connect() as conn:
+        row = conn.execute(text("SELECT seq, reason, actor_id, reason_code FROM presence_changes")).one()
+    assert tuple(row) == (1, "manual", None, None)
+    assert {"actor_id", "reason_code"} <= columns(empty_app, "presence_changes")
+    assert {"reason_code", "status_until", "idle_away", "overrun_announced"} <= columns(empty_app, "presence")
+
+    flask_db(empty_app, "downgrade", "0002")
+    assert revision(empty_app) == ["0002"]
+    assert columns(empty_app, "presence_changes") == old_ledger
+    assert columns(empty_app, "presence") == old_presence
+    assert "reason_codes" not in tables(empty_app)
+    assert not {name for name in relations(empty_app)} & {"ix_presence_changes_agent_at", "ix_presence_status_until",
+                                                          "ix_presence_overrun"}
+    with empty_app.app_context(), db.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM presence_changes")).scalar() == 1
+
+    flask_db(empty_app, "upgrade")
+    assert revision(empty_app) == HEAD
+    assert tables(empty_app) == TABLES | {"alembic_version"}
+
+
+def test_on_postgresql_the_ledgers_seq_index_covers_the_report(empty_app):
+    flask_db(empty_app, "upgrade")
+    with empty_app.app_context(), db.engine.connect() as conn:
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("INCLUDE columns are PostgreSQL's")
+        definition = conn.execute(text("SELECT indexdef FROM pg_indexes WHERE indexname = :n"),
+                                  {"n": "uq_presence_changes_agent_seq"}).scalar()
+    assert definition.endswith("(agent_id, seq) INCLUDE (at, to_status, websocket_connected, reason_code)")
+    flask_db(empty_app, "downgrade", "0002")
+    with empty_app.app_context(), db.engine.connect() as conn:
+        definition = conn.execute(text("SELECT indexdef FROM pg_indexes WHERE indexname = :n"),
+                                  {"n": "uq_presence_changes_agent_seq"}).scalar()
+    assert definition.endswith("(agent_id, seq)")

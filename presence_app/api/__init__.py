@@ -31,4 +31,4 @@ def caller():
     return g.identity
 
 
-from . import auth, health, presence, typing  # noqa: E402,F401  (routes register on bp)
+from . import auth, health, presence, reason_codes, reports, typing  # noqa: E402,F401  (routes register on bp)

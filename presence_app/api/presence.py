@@ -1,7 +1,7 @@
-"""Presence endpoints: mine, set-status, heartbeat, the org roster and one agent."""
-from flask import request
+"""Presence endpoints: mine, set-status, heartbeat, activity, the org roster and one agent."""
+from flask import current_app, request
 
-from ..schemas import Empty, RosterQuery, StatusIn, load, load_json
+from ..schemas import ActivityIn, Empty, RosterQuery, StatusIn, load, load_json
 from ..services import presence
 from . import bp, caller
 
@@ -15,8 +15,7 @@ def me():
 @bp.post("/presence/set-status/")
 def set_status():
     """Set my status and optional message."""
-    body = load_json(StatusIn, request.get_data())
-    return presence.set_status(caller(), body["status"], body["message"])
+    return presence.set_status(caller(), **load_json(StatusIn, request.get_data()))
 
 
 @bp.post("/presence/heartbeat/")
@@ -43,5 +42,16 @@ def one(agent_id):
 @bp.post("/presence/<agent_id:agent_id>/set-status/")
 def set_agent_status(agent_id):
     """A supervisor sets another agent's status (reason supervisor)."""
-    body = load_json(StatusIn, request.get_data())
-    return presence.set_status(caller(), body["status"], body["message"], agent_id=agent_id)
+    return presence.set_status(caller(), agent_id=agent_id, **load_json(StatusIn, request.get_data()))
+
+
+@bp.post("/presence/activity/")
+def activity():
+    """My console reports idle (true) or active (false); answers my presence."""
+    return presence.activity(caller(), load_json(ActivityIn, request.get_data())["idle"])
+
+
+@bp.get("/settings/")
+def settings():
+    """What a console needs to know of this service's configuration."""
+    return {"idle_away_seconds": current_app.config["IDLE_AWAY_SECONDS"]}

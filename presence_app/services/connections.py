@@ -86,7 +86,7 @@ def _connect_once(identity, sid, process_id, limit):
         return row, []
     rows = change(mine & (~P.c.websocket_connected | P.c.timed_out),
                   dict(resume_values(), websocket_connected=True, **counted),
-                  case((P.c.timed_out, "resumed"), else_="connected"))
+                  case((P.c.timed_out, "resumed"), else_="connected"), actor=identity.agent_id)
     return (rows[0], rows) if rows else (None, [])
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import bindparam, update
 
 from ..dbtime import now
 from ..extensions import db, socketio
-from .transitions import OBJECT_COLUMNS, P, change, finish, resume_values
+from .transitions import OBJECT_COLUMNS, OWN, P, change, finish, resume_values
 
 _EXT = "presence_heartbeats"
 _IDS = P.c.agent_id.in_(bindparam("ids", expanding=True))
@@ -77,7 +77,7 @@ def _write(group):
     try:
         rows = {r.agent_id: r for r in db.session.execute(_TOUCH, {"ids": ids})}
         late = [agent_id for agent_id in ids if agent_id not in rows]
-        resumed = change(_IDS & P.c.timed_out, dict(resume_values(), **_ALIVE), "resumed",
+        resumed = change(_IDS & P.c.timed_out, dict(resume_values(), **_ALIVE), "resumed", actor=OWN,
                          params={"ids": late}) if late else []
         rows.update((r.agent_id, r) for r in resumed)
         finish(changed=resumed)

@@ -1,14 +1,14 @@
 """Presence rules: reading, setting status, signs of life and the timeout sweep."""
 from flask import current_app
-from sqlalchemy import case, select
+from sqlalchemy import select
 
 from ..dbtime import now, seconds_ago
 from ..errors import Forbidden, NotFound
 from ..extensions import db
 from ..schemas import iso, presence_object
-from . import hearing, heartbeats
+from . import deadlines, hearing, heartbeats, reason_codes
 from .identity import ensure_agent
-from .transitions import EXPIRY_CANDIDATE, P, change, finish, resume_values, stop_typing_of, touch
+from .transitions import EXPIRY_CANDIDATE, P, change, differs, finish, new_state, resume_values, stop_typing_of, touch
 
 
 def _timeout():
@@ -43,23 +43,23 @@ def roster(org, status=None, available=None):
     return [_object(r) for r in rows], iso(server_time)
 
 
-def set_status(actor, status, message="", agent_id=None):
+def set_status(actor, status, message="", agent_id=None, reason_code=None, until=None, for_minutes=None):
     """Set a status: the caller's own (reason manual) or, for a supervisor, another agent's."""
     target = actor.agent_id if agent_id is None else agent_id
     own = target == actor.agent_id
     if not own and not actor.is_supervisor:
         raise Forbidden("only supervisors may set another agent's status")
+    reason_codes.check(actor.org, reason_code, status)
     mine = (P.c.agent_id == target) & (P.c.org == actor.org)
-    # A manual change is a sign of life and wins over a resume pending from a timeout.
-    values = {"timed_out": False, "resume_status": None, "resume_message": None}
+    # A manual change is a sign of life, wins over a resume pending from a timeout, and
+    # replaces any expiring status and any away set by idleness.
+    values = {"timed_out": False, "resume_status": None, "resume_message": None, "resume_reason_code": None,
+              "idle_away": False, **deadlines.expiry_values(deadlines.status_until(until, for_minutes))}
     if own:
         values["last_seen"] = now()
-    rows = change(
-        mine & ((P.c.status != status) | (P.c.status_message != message)),
-        dict(values, status=status, status_message=message,
-             status_changed_at=case((P.c.status != status, now()), else_=P.c.status_changed_at)),
-        "manual" if own else "supervisor",
-    )
+    rows = change(mine & differs(status, message, reason_code),
+                  dict(values, **new_state(status, message, reason_code)),
+                  "manual" if own else "supervisor", actor=actor.agent_id)
     row = rows[0] if rows else touch(mine, **values)
     if row is None:
         db.session.rollback()
@@ -79,7 +79,7 @@ def sign_of_life(identity, heartbeat=False):
         row = touch(mine & ~P.c.timed_out, **alive)
         if row is not None:
             return row, []
-        rows = change(mine & P.c.timed_out, dict(resume_values(), **alive), "resumed")
+        rows = change(mine & P.c.timed_out, dict(resume_values(), **alive), "resumed", actor=identity.agent_id)
         if rows:
             return rows[0], rows
         # The row is missing (a database reset under a cached identity): provision again.
@@ -97,6 +97,20 @@ def heartbeat(identity):
     return _object(row), iso(row.now)
 
 
+def activity(identity, idle):
+    """The console reports idleness: an online agent goes away (reason idle) and comes back (reason active)."""
+    alive, changed = sign_of_life(identity)
+    mine = (P.c.agent_id == identity.agent_id) & (P.c.org == identity.org) & ~P.c.timed_out
+    if idle:
+        where, values = mine & (P.c.status == "online"), {"status": "away", "idle_away": True}
+    else:
+        # Only an away set by idleness: one the agent or a supervisor chose stays.
+        where, values = mine & (P.c.status == "away") & P.c.idle_away, {"status": "online", "idle_away": False}
+    rows = change(where, dict(values, status_changed_at=now()), "idle" if idle else "active", actor=identity.agent_id)
+    finish(changed=changed + rows)
+    return _object(rows[0] if rows else alive)
+
+
 def expire_inactive():
     """The timeout sweep: set offline every agent with no socket and no sign of life it could have sent."""
     config = current_app.config
@@ -107,8 +121,9 @@ def expire_inactive():
     cutoff = seconds_ago(_timeout())
     rows = change(
         EXPIRY_CANDIDATE & (P.c.last_seen < cutoff) & (hearing.heard_since() < cutoff),
-        {"status": "offline", "status_message": "", "status_changed_at": now(), "timed_out": True,
-         "resume_status": P.c.status, "resume_message": P.c.status_message},
+        {"status": "offline", "status_message": "", "reason_code": None, "status_changed_at": now(),
+         "timed_out": True, "resume_status": P.c.status, "resume_message": P.c.status_message,
+         "resume_reason_code": P.c.reason_code},
         "timeout",
     )
     finish(changed=rows, stopped=stop_typing_of([r.agent_id for r in rows]))

@@ -11,9 +11,12 @@ P = Presence.__table__
 T = TypingIndicator.__table__
 C = Connection.__table__
 
+OWN = object()  # change()'s actor: each changed row's own agent
+
 # What the presence object shows (schemas.presence_object), and org for the tenancy check.
 OBJECT_COLUMNS = (P.c.agent_id, P.c.org, P.c.name, P.c.status, P.c.status_message, P.c.last_heartbeat,
-                  P.c.websocket_connected, P.c.connections, P.c.status_changed_at, P.c.last_seen, P.c.seq)
+                  P.c.websocket_connected, P.c.connections, P.c.status_changed_at, P.c.last_seen, P.c.seq,
+                  P.c.reason_code, P.c.status_until, P.c.timed_out)
 
 # Written exactly as the partial indexes' predicates (models.py), so that both
 # PostgreSQL and SQLite use those indexes for the sweeps.
@@ -34,18 +37,42 @@ def insert_new(table, **values):
 
 def resume_values():
     """SET clauses that restore what a timeout took, where it took something."""
+    # The reason code's clock (code_since) keeps running: the timeout was a gap in hearing, not a new status.
     return {
         "status": case((P.c.timed_out, func.coalesce(P.c.resume_status, "online")), else_=P.c.status),
         "status_message": case((P.c.timed_out, func.coalesce(P.c.resume_message, "")), else_=P.c.status_message),
+        "reason_code": case((P.c.timed_out, P.c.resume_reason_code), else_=P.c.reason_code),
         "status_changed_at": case((P.c.timed_out, now()), else_=P.c.status_changed_at),
         "timed_out": False,
         "resume_status": None,
         "resume_message": None,
+        "resume_reason_code": None,
     }
 
 
-def change(where, values, reason, params=None):
-    """Apply one real change to every row matching `where`; record and return them."""
+def new_state(status, message, reason_code):
+    """SET clauses that put a row in a state (values or SQL), restarting the clocks of what changed."""
+    status_moves = P.c.status != status
+    code_moves = status_moves | P.c.reason_code.is_distinct_from(reason_code)
+    return {
+        "status": status, "status_message": message, "reason_code": reason_code,
+        "status_changed_at": case((status_moves, now()), else_=P.c.status_changed_at),
+        "code_since": case((code_moves, now()), else_=P.c.code_since),
+        "overrun_announced": case((code_moves, False), else_=P.c.overrun_announced),
+        "idle_away": False,
+    }
+
+
+def differs(status, message, reason_code):
+    """SQL: the row's visible state is not (status, message, reason_code)."""
+    return (P.c.status != status) | (P.c.status_message != message) | P.c.reason_code.is_distinct_from(reason_code)
+
+
+def change(where, values, reason, actor=None, params=None):
+    """Apply one real change to every row matching `where`; record it, by `actor`, and return them.
+
+    `actor` is an agent id, None for the system, or OWN: each row's own agent (a group of resumes).
+    """
     stmt = (
         update(P).where(where)
         .values(previous_status=P.c.status, seq=P.c.seq + 1, change_reason=reason, changed_at=now(), **values)
@@ -56,7 +83,8 @@ def change(where, values, reason, params=None):
         db.session.execute(insert(PresenceChange), [
             {"agent_id": r.agent_id, "org": r.org, "seq": r.seq, "from_status": r.previous_status,
              "to_status": r.status, "message": r.status_message, "reason": r.change_reason,
-             "websocket_connected": r.websocket_connected, "at": r.changed_at}
+             "reason_code": r.reason_code, "websocket_connected": r.websocket_connected, "at": r.changed_at,
+             "actor_id": r.agent_id if actor is OWN else actor}
             for r in rows
         ])
     return rows

@@ -39,11 +39,52 @@ class ConsolePage:
             if text is not None:
                 expect(row.locator(f"td.{kind}")).to_have_text(text, timeout=timeout)
 
-    def set_status(self, status, message=""):
-        """Pick a status and message in the selector and submit them."""
-        self.page.get_by_label("Status", exact=True).select_option(status)
-        self.page.get_by_label("Message").fill(message)
-        self.page.get_by_role("button", name="Update status").click()
+    def set_status(self, status, message="", reason=None, minutes=None):
+        """Pick a status, message, reason (by label) and duration in "My status" and submit them."""
+        mine = self.my_status
+        mine.get_by_label("Status", exact=True).select_option(status)
+        mine.get_by_label("Message").fill(message)
+        if reason is not None:
+            mine.get_by_label("Reason").select_option(label=reason)
+        if minutes is not None:
+            mine.get_by_label("For how long").fill(str(minutes))
+        mine.get_by_role("button", name="Update status").click()
+
+    @property
+    def my_status(self):
+        """The "My status" form."""
+        return self.page.locator("#status-form")
+
+    # the supervisor view
+
+    def count(self, kind):
+        """The supervisor's count of agents in a status (or "available")."""
+        return self.page.locator(f"#counts li[data-status='{kind}'] strong")
+
+    def filter_roster(self, status="", available=False):
+        self.page.get_by_label("Show").select_option(status)
+        self.page.get_by_label("Available only").set_checked(available)
+
+    def roster_names(self):
+        return self.page.locator("#roster-body td.name")
+
+    def force(self, agent_name, status, message="", reason=None):
+        """Force an agent's status from the supervisor view."""
+        self.page.get_by_label("Agent", exact=True).select_option(label=agent_name)
+        self.page.get_by_label("New status").select_option(status)
+        self.page.get_by_label("Their message").fill(message)
+        if reason is not None:
+            self.page.get_by_label("Their reason").select_option(label=reason)
+        self.page.get_by_role("button", name="Force status").click()
+
+    def report_cell(self, name, kind):
+        """A cell of today's time-in-status table: the row of agent `name`, column `kind`."""
+        row = self.page.locator("#report-body tr").filter(has=self.page.locator("th.name", has_text=name))
+        return row.locator(f"td.{kind}")
+
+    @property
+    def alerts(self):
+        return self.page.locator("#alerts li")
 
     def open_chat(self, chat_id):
         self.page.get_by_label("Chat id").fill(chat_id)

@@ -49,7 +49,7 @@ def test_typing_shows_only_in_its_chat_and_stops_on_send_idle_and_leave(server, 
 
     ana.type("Hello, how can I")
     expect(joao_x.typing).to_have_text("Ana Souza is typing…")
-    joao_x.shot("sees-ana-typing")  # docs/console.png is a copy of this one
+    joao_x.shot("sees-ana-typing")
     # Events reach a socket in order: once Ana's next change has arrived in a tab, a
     # typing_start meant for that tab would have arrived before it.
     ana.set_status("away", "Back in 5 minutes")

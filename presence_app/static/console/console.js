@@ -1,5 +1,7 @@
 // Agent console: a small reference client of presence_app's REST and Socket.IO contract.
 // Plain JavaScript, no build step; the only library is the vendored socket.io-client (global `io`).
+// idle.js and supervisor.js build on the small surface this file exposes as window.PresenceConsole
+// and on the "presence:*" events it dispatches on document.
 (function () {
   "use strict";
 
@@ -19,6 +21,8 @@
     session: null, // {access_token, agent_id, name, org, role, expires_at}
     socket: null,
     roster: new Map(), // agent_id -> presence object
+    codes: [], // the org's reason codes: {code, label, statuses, max_minutes}
+    filter: { status: "", available: false }, // the roster's filter (supervisors set it)
     clockOffsetMs: 0, // server clock minus this browser's clock
     chatId: null,
     typers: new Map(), // agent_id -> display name, in the open chat
@@ -64,6 +68,7 @@
   }
 
   function signOut(reason) {
+    emit("stopped");
     stopTyping();
     state.intervals.forEach(clearInterval);
     state.intervals = [];
@@ -99,6 +104,58 @@
     connect(session.access_token);
     state.intervals.push(setInterval(sendHeartbeat, HEARTBEAT_MS));
     state.intervals.push(setInterval(renderRoster, CLOCK_TICK_MS));
+    loadCodes();
+    emit("started", session);
+  }
+
+  function emit(name, detail) {
+    document.dispatchEvent(new CustomEvent("presence:" + name, { detail }));
+  }
+
+  // ---- REST -----------------------------------------------------------------
+
+  // A call to the REST API with this session's token; resolves to the response, rejects with the message.
+  async function fetchApi(method, path, body) {
+    const headers = { Authorization: "Bearer " + state.session.access_token };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    const response = await fetch("api/v1/" + path, {
+      method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    if (!response.ok) {
+      const answer = await response.json().catch(() => ({}));
+      throw new Error(answer.message || method + " " + path + " failed (" + response.status + ")");
+    }
+    return response;
+  }
+
+  function api(method, path, body) {
+    return fetchApi(method, path, body).then((response) => response.json());
+  }
+
+  function loadCodes() {
+    api("GET", "reason-codes/")
+      .then((answer) => {
+        state.codes = answer.codes;
+        const mine = state.roster.get(state.session.agent_id);
+        fillReasons($("status-reason"), $("status").value, mine ? mine.reason_code : undefined);
+        renderRoster();
+        emit("codes", state.codes);
+      })
+      .catch((error) => console.warn("reason codes:", error.message));
+  }
+
+  // Fill a <select> with "No reason" and the org's codes allowed for `status`, keeping the choice if it still fits.
+  function fillReasons(select, status, chosen) {
+    const keep = chosen === undefined ? select.value : chosen || "";
+    const options = [new Option("No reason", "")];
+    state.codes.filter((c) => c.statuses.includes(status)).forEach((c) => options.push(new Option(c.label, c.code)));
+    select.replaceChildren(...options);
+    select.value = options.some((o) => o.value === keep) ? keep : "";
+  }
+
+  function codeLabel(code) {
+    const found = state.codes.find((c) => c.code === code);
+    return found ? found.label : code || "";
   }
 
   function setConnection(kind, text) {
@@ -119,6 +176,7 @@
     socket.on("agent_presence_changed", (msg) => applyChange(msg.data));
     socket.on("typing_start", (msg) => onTyping(msg.data, true));
     socket.on("typing_stop", (msg) => onTyping(msg.data, false));
+    socket.on("agent_status_overrun", (msg) => emit("overrun", msg.data));
   }
 
   function onConnect() {
@@ -198,16 +256,44 @@
     event.preventDefault();
     $("status-error").textContent = "";
     const body = { status: $("status").value, message: $("status-message").value.trim() };
-    request("set_status", body).catch((error) => {
-      $("status-error").textContent = error.message;
-    });
+    if ($("status-reason").value) body.reason_code = $("status-reason").value;
+    if ($("status-minutes").value) body.for_minutes = Number($("status-minutes").value);
+    request("set_status", body)
+      .then((ack) => {
+        $("status-minutes").value = "";
+        showUntil(ack.presence);
+      })
+      .catch((error) => {
+        $("status-error").textContent = error.message;
+      });
   }
 
   function showMyStatus(agent) {
-    // Do not overwrite what the agent is editing right now.
-    if ($("status-form").contains(document.activeElement)) return;
+    showUntil(agent);
+    // Do not overwrite what the agent is editing right now (a focused field, not the button just pressed).
+    const focused = document.activeElement;
+    if ($("status-form").contains(focused) && focused.tagName !== "BUTTON") return;
     $("status").value = agent.status;
     $("status-message").value = agent.status_message || "";
+    fillReasons($("status-reason"), agent.status, agent.reason_code);
+  }
+
+  function showUntil(agent) {
+    const until = agent.status_until ? new Date(agent.status_until) : null;
+    $("status-until").textContent = until
+      ? "Until " + until.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) + ", then back to the status before"
+      : "";
+  }
+
+  // The change events do not carry status_until: ask for my presence when mine changed.
+  function refreshMe() {
+    api("GET", "presence/me/")
+      .then((me) => {
+        const known = state.roster.get(me.agent_id);
+        if (!known || me.seq >= known.seq) state.roster.set(me.agent_id, me);
+        showMyStatus(me);
+      })
+      .catch((error) => console.warn("presence/me:", error.message));
   }
 
   // ---- roster -----------------------------------------------------------------
@@ -231,11 +317,15 @@
       status_message: change.message,
       websocket_connected: change.websocket_connected,
       is_available: change.is_available,
+      reason_code: change.reason_code,
       seq: change.seq,
     });
     if (change.status !== change.previous_status) agent.status_changed_at = change.timestamp;
     state.roster.set(agent.agent_id, agent);
-    if (agent.agent_id === state.session.agent_id) showMyStatus(agent);
+    if (agent.agent_id === state.session.agent_id) {
+      showMyStatus(agent);
+      refreshMe();
+    }
     announce(known, agent);
     renderRoster();
   }
@@ -249,8 +339,12 @@
   }
 
   function renderRoster() {
-    const agents = Array.from(state.roster.values()).sort((a, b) => a.name.localeCompare(b.name));
+    const { status, available } = state.filter;
+    const agents = Array.from(state.roster.values())
+      .filter((a) => (!status || a.status === status) && (!available || a.is_available))
+      .sort((a, b) => a.name.localeCompare(b.name));
     $("roster-body").replaceChildren(...agents.map(rosterRow));
+    emit("roster", state.roster);
   }
 
   function rosterRow(agent) {
@@ -261,6 +355,7 @@
     row.append(
       cell("name", agent.name + you),
       statusCell(agent),
+      cell("reason", codeLabel(agent.reason_code)),
       cell("message", agent.status_message || ""),
       cell("connection", agent.websocket_connected ? "Connected" : "Disconnected"),
       timeCell(agent.status_changed_at),
@@ -402,18 +497,38 @@
 
   // ---- start ----------------------------------------------------------------
 
+  window.PresenceConsole = {
+    LABELS,
+    api,
+    fetchApi,
+    request,
+    fillReasons,
+    codeLabel,
+    session: () => state.session,
+    roster: () => state.roster,
+    serverNow: () => Date.now() + state.clockOffsetMs,
+    setFilter(filter) {
+      state.filter = Object.assign({}, state.filter, filter);
+      renderRoster();
+    },
+  };
+
   function init() {
     $("login-form").addEventListener("submit", signIn);
     $("sign-out").addEventListener("click", () => signOut());
     $("status-form").addEventListener("submit", submitStatus);
+    $("status").addEventListener("change", () => fillReasons($("status-reason"), $("status").value));
     $("chat-open-form").addEventListener("submit", openChat);
     $("chat-leave").addEventListener("click", leaveChat);
     $("chat-form").addEventListener("submit", sendReply);
     $("chat-input").addEventListener("input", onChatInput);
     window.addEventListener("pagehide", stopTyping);
-    const session = loadSession();
-    if (session) startConsole(session);
-    else showLogin("");
+    // idle.js and supervisor.js (deferred after this file) listen before the console starts.
+    document.addEventListener("DOMContentLoaded", () => {
+      const session = loadSession();
+      if (session) startConsole(session);
+      else showLogin("");
+    });
   }
 
   init();

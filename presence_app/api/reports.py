@@ -1,0 +1,24 @@
+"""Supervisors' records: one agent's change history and time in status, as JSON or CSV."""
+from flask import request
+
+from ..schemas import HistoryQuery, ReportQuery, load
+from ..services import history, reports
+from . import bp, caller
+
+
+@bp.get("/presence/<int:agent_id>/history/")
+def agent_history(agent_id):
+    """An agent's recorded changes, oldest first, a page at a time."""
+    return history.changes(caller(), agent_id, **load(HistoryQuery, request.args.to_dict()))
+
+
+@bp.get("/reports/time-in-status/")
+def time_in_status():
+    """Seconds in each status per agent (or per agent and UTC day), from the ledger."""
+    query = load(ReportQuery, request.args.to_dict())
+    fmt, by_day = query.pop("format"), query["group_by"] == "day"
+    report = reports.time_in_status(caller(), **query)
+    if fmt == "json":
+        return report
+    headers = {"Content-Disposition": 'attachment; filename="time-in-status.csv"'}
+    return reports.as_csv(report, by_day), 200, {"Content-Type": "text/csv; charset=utf-8", **headers}

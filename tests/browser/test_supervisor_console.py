@@ -1,0 +1,185 @@
+"""The console's supervisor view, reason codes, expiring statuses and idle detection, in real Chromium.
+
+Against a real embedded-mode server whose status sweeps run every second; screenshots of each step
+land in test-artifacts/ (docs/console.png is a copy of the supervisor-view one).
+"""
+import csv
+import io
+import re
+from datetime import timedelta
+
+import pytest
+import requests
+from sqlalchemy import update
+
+from presence_app.cli import DEMO_CODES, DEMO_PASSWORD
+from presence_app.extensions import db
+from presence_app.models import Presence
+
+from .conftest import SERVER
+from .pages import expect
+
+pytestmark = [pytest.mark.browser, pytest.mark.processes]
+
+IDLE = 10  # IDLE_AWAY_SECONDS: short, so a fast-forward never outruns Socket.IO's ping timeout (45 s)
+SUPERVISED = dict(SERVER, STATUS_SWEEP_SECONDS=1, IDLE_AWAY_SECONDS=IDLE)
+P = Presence.__table__
+
+
+@pytest.fixture
+def server(processes, agents):
+    """A real embedded-mode web process with short sweeps, and the demo reason codes."""
+    _, url = processes.web(**SUPERVISED)
+    rest(url, agents["ana"], "PUT", "reason-codes/", {"codes": list(DEMO_CODES)})
+    return url
+
+
+def rest(url, agent, method, path, body=None):
+    """Call the REST API as a demo agent (signed in with the standalone login)."""
+    login = requests.post(f"{url}/api/v1/auth/token", json={"email": agent.email, "password": DEMO_PASSWORD},
+                          timeout=5)
+    headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    answer = requests.request(method, f"{url}/api/v1/{path}", json=body, headers=headers, timeout=5)
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def backdate(make_app, agent, **seconds):
+    """Move presence times of the agent into the past, as if that much time had gone by."""
+    app = make_app()
+    with app.app_context():
+        row = db.session.execute(P.select().where(P.c.agent_id == agent.agent_id)).one()
+        db.session.execute(update(P).where(P.c.agent_id == agent.agent_id).values(
+            **{column: getattr(row, column) - timedelta(seconds=ago) for column, ago in seconds.items()}))
+        db.session.commit()
+
+
+def test_a_supervisor_sees_counts_per_status_and_filters_the_roster(server, agents, console):
+    ana, joao, maria = (console(server, agents[name]) for name in ("ana", "joao", "maria"))
+    joao.set_status("online", "Queue A")
+    maria.set_status("busy", "In a meeting until 3 pm", reason="Meeting")
+    ana.expect_agent("Maria Lima", status="Busy")
+
+    for kind, count in (("online", "1"), ("busy", "1"), ("away", "0"), ("offline", "1"), ("available", "1")):
+        expect(ana.count(kind)).to_have_text(count)
+    expect(ana.row("Maria Lima").locator("td.reason")).to_have_text("Meeting")
+    ana.shot("counts")
+
+    ana.filter_roster(status="busy")
+    expect(ana.roster_names()).to_have_text(["Maria Lima"])
+    ana.filter_roster(available=True)
+    expect(ana.roster_names()).to_have_text(["João Silva"])
+    ana.filter_roster()
+    expect(ana.roster_names()).to_have_count(3)
+    ana.shot("filters")
+    expect(joao.page.locator("#team-tools")).to_be_hidden()
+    expect(joao.page.locator("#supervisor-view")).to_be_hidden()
+
+
+def test_a_supervisor_forces_an_agents_status_with_message_and_reason(server, agents, console):
+    ana, maria = console(server, agents["ana"]), console(server, agents["maria"])
+    maria.set_status("online")
+    ana.expect_agent("Maria Lima", status="Online")
+
+    ana.force("Maria Lima", "away", "Coaching session", reason="Meeting")
+
+    expect(ana.page.locator("#force-done")).to_have_text("Maria Lima is now Away")
+    maria.expect_agent("Maria Lima (you)", status="Away", message="Coaching session")
+    expect(maria.row("Maria Lima (you)").locator("td.reason")).to_have_text("Meeting")
+    expect(maria.my_status.get_by_label("Reason")).to_have_value("meeting")
+    ana.shot("forced")
+    (last,) = rest(server, agents["ana"], "GET", f"presence/{agents['maria'].agent_id}/history/?limit=1000")[
+        "changes"][-1:]
+    assert (last["reason"], last["actor_id"], last["reason_code"]) == ("supervisor", agents["ana"].agent_id, "meeting")
+
+
+def test_todays_time_in_status_table_and_its_csv(server, agents, console, artifacts):
+    ana, joao = console(server, agents["ana"]), console(server, agents["joao"])
+    joao.set_status("busy", "Back office")
+    ana.expect_agent("João Silva", status="Busy")
+    ana.page.wait_for_timeout(1_500)  # let João be busy for a whole second
+
+    ana.page.get_by_role("button", name="Refresh").click()
+
+    expect(ana.report_cell("João Silva", "busy")).not_to_have_attribute("data-seconds", "0")
+    expect(ana.report_cell("João Silva", "busy")).to_have_text(re.compile(r"^0:00:\d\d$"))
+    expect(ana.page.locator("#report-body tr")).to_have_count(3)
+    ana.shot("time-in-status")
+    with ana.page.expect_download() as download:
+        ana.page.get_by_role("button", name="Download CSV").click()
+    path = f"{artifacts}/time-in-status.csv"
+    download.value.save_as(path)
+    rows = list(csv.DictReader(io.StringIO(open(path, encoding="utf-8").read())))
+    assert [row["name"] for row in rows] == ["Ana Souza", "João Silva", "Maria Lima"]
+    assert list(rows[0])[:7] == ["agent_id", "name", "online", "busy", "away", "offline", "available_seconds"]
+    assert int(rows[1]["busy"]) >= 1
+
+
+def test_an_overrun_alert_reaches_the_supervisor_only(server, agents, console, make_app):
+    ana, joao = console(server, agents["ana"]), console(server, agents["joao"])
+    joao.set_status("away", "Back at 1 pm", reason="Lunch")
+    ana.expect_agent("João Silva", status="Away")
+
+    backdate(make_app, agents["joao"], code_since=61 * 60)
+
+    expect(ana.alerts).to_have_count(1)
+    expect(ana.alerts.first).to_contain_text("João Silva: Away (Lunch) since")
+    expect(ana.alerts.first).to_contain_text("over 60 min")
+    ana.page.wait_for_timeout(1_500)  # so the table below shows João's away time
+    ana.page.get_by_role("button", name="Refresh").click()
+    expect(ana.report_cell("João Silva", "away")).not_to_have_attribute("data-seconds", "0")
+    ana.shot("overrun-alert")  # docs/console.png is a copy of this one
+    expect(joao.page.locator("#alerts li")).to_have_count(0)
+    ana.page.get_by_role("button", name="Dismiss the alert about João Silva").click()
+    expect(ana.alerts).to_have_count(0)
+
+
+def test_the_reason_picker_offers_the_codes_of_the_status_and_an_expiring_status_returns(server, agents, console,
+                                                                                         make_app):
+    ana, joao = console(server, agents["ana"]), console(server, agents["joao"])
+    joao.set_status("online", "Queue A")
+    joao.expect_agent("João Silva (you)", status="Online")
+    reasons = joao.my_status.get_by_label("Reason").locator("option")
+    joao.my_status.get_by_label("Status", exact=True).select_option("away")
+    expect(reasons).to_have_text(["No reason", "Lunch", "Short break", "Meeting"])
+    joao.my_status.get_by_label("Status", exact=True).select_option("busy")
+    expect(reasons).to_have_text(["No reason", "Meeting", "Training"])
+
+    joao.set_status("busy", "Quick call", reason="Training", minutes=15)
+
+    expect(joao.page.locator("#status-until")).to_contain_text("Until ")
+    ana.expect_agent("João Silva", status="Busy", message="Quick call")
+    joao.shot("expiring")
+    backdate(make_app, agents["joao"], status_until=15 * 60)
+    ana.expect_agent("João Silva", status="Online", message="Queue A")
+    joao.expect_agent("João Silva (you)", status="Online")
+    expect(joao.page.locator("#status-until")).to_have_text("")
+
+
+def test_an_idle_console_goes_away_and_comes_back_on_input_also_when_hidden(server, agents, console):
+    ana, joao = console(server, agents["ana"]), console(server, agents["joao"], clock=True)
+    joao.set_status("online", "Queue A")
+    ana.expect_agent("João Silva", status="Online")
+
+    joao.page.clock.fast_forward((IDLE + 1) * 1000)
+
+    ana.expect_agent("João Silva", status="Away", message="Queue A")
+    expect(joao.my_status.get_by_label("Status", exact=True)).to_have_value("away")
+    joao.shot("idle")
+    joao.page.mouse.move(200, 200)
+    joao.page.mouse.move(220, 240)
+    ana.expect_agent("João Silva", status="Online")
+
+    # A hidden tab keeps counting: nothing but input resets the clock.
+    joao.page.evaluate("""() => {
+        Object.defineProperty(document, "visibilityState", {configurable: true, get: () => "hidden"});
+        Object.defineProperty(document, "hidden", {configurable: true, get: () => true});
+        document.dispatchEvent(new Event("visibilitychange"));
+    }""")
+    joao.page.clock.fast_forward((IDLE + 1) * 1000)
+    ana.expect_agent("João Silva", status="Away")
+    joao.page.keyboard.press("Shift")
+    ana.expect_agent("João Silva", status="Online")
+    reasons = [c["reason"] for c in rest(server, agents["ana"], "GET",
+                                         f"presence/{agents['joao'].agent_id}/history/")["changes"]]
+    assert reasons[-4:] == ["idle", "active", "idle", "active"]
