@@ -1,6 +1,6 @@
 """Live sockets across tabs and processes: connect, disconnect, grace, and reaping the dead."""
 from flask import current_app
-from sqlalchemy import case, delete, func, insert, select, update
+from sqlalchemy import bindparam, case, delete, func, insert, select, update
 
 from .. import notify
 from ..dbtime import now, seconds_ago
@@ -9,7 +9,10 @@ from ..extensions import db
 from ..models import WebProcess
 from . import hearing, presence
 from .identity import ensure_agent
-from .transitions import UNSETTLED, C, P, change, finish, insert_new, live_count, resume_values, stop_typing_of, touch
+from .transitions import (
+    MINE, UNSETTLED, C, P, apply, change, changing, finish, insert_new, live_count, prepared, resume_values,
+    stop_typing_of, touching,
+)
 
 W = WebProcess.__table__
 
@@ -68,25 +71,52 @@ def open_socket(identity, sid, process_id):
         raise
 
 
+@prepared
+def _lock():
+    return select(P.c.agent_id).where(MINE).with_for_update()
+
+
+@prepared
+def _others():
+    return select(func.count()).where(C.c.agent_id == bindparam("b_agent"), C.c.sid != bindparam("b_sid"))
+
+
+@prepared
+def _insert_socket():
+    return insert_new(C, sid=bindparam("b_sid"), agent_id=bindparam("b_agent"), process_id=bindparam("b_process"),
+                      connected_at=now())
+
+
+def _counted():
+    return {"connections": live_count(), "last_seen": now(), "disconnected_at": None}
+
+
+@prepared
+def _still_connected():
+    return touching(MINE & P.c.websocket_connected & ~P.c.timed_out, _counted())
+
+
+@prepared
+def _now_connected():
+    return changing(MINE & (~P.c.websocket_connected | P.c.timed_out),
+                    dict(resume_values(), websocket_connected=True, **_counted()),
+                    case((P.c.timed_out, "resumed"), else_="connected"))
+
+
 def _connect_once(identity, sid, process_id, limit):
-    mine = (P.c.agent_id == identity.agent_id) & (P.c.org == identity.org)
+    mine = {"b_agent": identity.agent_id, "b_org": identity.org}
     # Lock the agent's row first (SQLite's BEGIN IMMEDIATE already serializes writers), so that the
     # count below, a statement of its own, sees every socket a concurrent connect has committed.
-    if db.session.execute(select(P.c.agent_id).where(mine).with_for_update()).first() is None:
+    if db.session.execute(_lock(), mine).first() is None:
         return None, []
-    if limit is not None and db.session.scalar(
-            select(func.count()).where(C.c.agent_id == identity.agent_id, C.c.sid != sid)) >= limit:
+    if limit is not None and db.session.scalar(_others(), {"b_agent": identity.agent_id, "b_sid": sid}) >= limit:
         db.session.rollback()
         raise LimitExceeded(f"an agent holds at most {limit} live sockets; close one first")
-    db.session.execute(insert_new(C, sid=sid, agent_id=identity.agent_id, process_id=process_id,
-                                  connected_at=now()))
-    counted = {"connections": live_count(), "last_seen": now(), "disconnected_at": None}
-    row = touch(mine & P.c.websocket_connected & ~P.c.timed_out, **counted)
+    db.session.execute(_insert_socket(), dict(mine, b_sid=sid, b_process=process_id))
+    row = db.session.execute(_still_connected(), mine).first()
     if row is not None:
         return row, []
-    rows = change(mine & (~P.c.websocket_connected | P.c.timed_out),
-                  dict(resume_values(), websocket_connected=True, **counted),
-                  case((P.c.timed_out, "resumed"), else_="connected"), actor=identity.agent_id)
+    rows = apply(_now_connected(), mine, actor=identity.agent_id)
     return (rows[0], rows) if rows else (None, [])
 
 

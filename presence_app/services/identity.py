@@ -8,14 +8,17 @@ from dataclasses import dataclass
 import jwt
 from flask import current_app
 from flask_jwt_extended import create_access_token
-from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, func, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..errors import Unauthorized, ValidationError
 from ..extensions import db
+from ..dbtime import now
 from ..models import ROLES, Agent, Presence
 from ..schemas import text_problem
+from .transitions import insert_new, prepared
+
+A, P = Agent.__table__, Presence.__table__
 
 ORG = re.compile(r"[A-Za-z0-9_.:@+\-]{1,64}")
 _KNOWN = "presence_known_agents"
@@ -115,30 +118,49 @@ def ensure_agent(identity, force=False):
     key = (identity.org, identity.name, identity.role)
     if not force and known.get(identity.agent_id) == key:
         return
-    agent = db.session.get(Agent, identity.agent_id) or _provision(identity)
+    this = {"b_agent": identity.agent_id, "b_org": identity.org, "b_name": identity.name, "b_role": identity.role}
+    agent = db.session.execute(_agent(), this).first()
+    if agent is None:
+        # A concurrent first sight of the same agent inserts nothing more; both read the one row.
+        db.session.execute(_new_agent(), this)
+        db.session.execute(_new_presence(), this)
+        agent = db.session.execute(_agent(), this).one()
     if agent.org != identity.org:
         db.session.rollback()
         raise Unauthorized("token org does not match the agent's org")
     if (agent.name, agent.role) != (identity.name, identity.role):
-        agent.name, agent.role = identity.name, identity.role
-        db.session.execute(update(Presence).where(Presence.agent_id == agent.id).values(name=identity.name))
+        db.session.execute(_rename_agent(), this)
+        db.session.execute(_rename_presence(), this)
     db.session.commit()
     if len(known) >= _KNOWN_MAX:
         known.clear()
     known[identity.agent_id] = key
 
 
-def _provision(identity):
-    """Create a first-seen agent; if a concurrent request created it first, take that row."""
-    try:
-        _create(identity.agent_id, identity.org, identity.name, identity.role)
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-    agent = db.session.get(Agent, identity.agent_id)
-    if agent is None:
-        raise RuntimeError(f"agent {identity.agent_id} could not be provisioned")
-    return agent
+@prepared
+def _agent():
+    return select(A.c.org, A.c.name, A.c.role).where(A.c.id == bindparam("b_agent"))
+
+
+@prepared
+def _new_agent():
+    return insert_new(A, id=bindparam("b_agent"), org=bindparam("b_org"), name=bindparam("b_name"),
+                      role=bindparam("b_role"), created_at=now())
+
+
+@prepared
+def _new_presence():
+    return insert_new(P, agent_id=bindparam("b_agent"), org=bindparam("b_org"), name=bindparam("b_name"))
+
+
+@prepared
+def _rename_agent():
+    return update(A).where(A.c.id == bindparam("b_agent")).values(name=bindparam("b_name"), role=bindparam("b_role"))
+
+
+@prepared
+def _rename_presence():
+    return update(P).where(P.c.agent_id == bindparam("b_agent")).values(name=bindparam("b_name"))
 
 
 def _create(agent_id, org, name, role, email=None, password=None):

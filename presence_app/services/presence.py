@@ -1,4 +1,6 @@
 """Presence rules: reading, setting status, signs of life and the timeout sweep."""
+import functools
+
 from flask import current_app
 from sqlalchemy import select
 
@@ -8,7 +10,10 @@ from ..extensions import db
 from ..schemas import iso, presence_object
 from . import deadlines, hearing, heartbeats, reason_codes
 from .identity import ensure_agent
-from .transitions import EXPIRY_CANDIDATE, P, change, differs, finish, new_state, resume_values, stop_typing_of, touch
+from .transitions import (
+    EXPIRY_CANDIDATE, MINE, P, apply, change, changing, differs, finish, new_state, prepared, resume_values,
+    stop_typing_of, touch, touching,
+)
 
 
 def _timeout():
@@ -69,17 +74,26 @@ def set_status(actor, status, message="", agent_id=None, reason_code=None, until
     return _object(row)
 
 
+def _alive(heartbeat):
+    return {"last_seen": now(), "last_heartbeat": now()} if heartbeat else {"last_seen": now()}
+
+
+@functools.cache
+def _live_again(heartbeat):
+    """Prepared statements of a sign of life: one for an agent alive, one that resumes a timed-out one."""
+    return (prepared(lambda: touching(MINE & ~P.c.timed_out, _alive(heartbeat))),
+            prepared(lambda: changing(MINE & P.c.timed_out, dict(resume_values(), **_alive(heartbeat)), "resumed")))
+
+
 def sign_of_life(identity, heartbeat=False):
     """Record that the agent is alive; resume it if the timeout had set it offline."""
-    alive = {"last_seen": now()}
-    if heartbeat:
-        alive["last_heartbeat"] = now()
-    mine = (P.c.agent_id == identity.agent_id) & (P.c.org == identity.org)
+    mine = {"b_agent": identity.agent_id, "b_org": identity.org}
+    still, resumed = _live_again(heartbeat)
     for _ in range(3):
-        row = touch(mine & ~P.c.timed_out, **alive)
+        row = db.session.execute(still(), mine).first()
         if row is not None:
             return row, []
-        rows = change(mine & P.c.timed_out, dict(resume_values(), **alive), "resumed", actor=identity.agent_id)
+        rows = apply(resumed(), mine, actor=identity.agent_id)
         if rows:
             return rows[0], rows
         # The row is missing (a database reset under a cached identity): provision again.

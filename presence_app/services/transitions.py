@@ -1,5 +1,7 @@
 """Primitives every rule is built from: one conditional write, the ledger, commit then notify."""
-from sqlalchemy import case, delete, func, insert, select, text, update
+import functools
+
+from sqlalchemy import bindparam, case, delete, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .. import notify
@@ -11,7 +13,12 @@ P = Presence.__table__
 T = TypingIndicator.__table__
 C = Connection.__table__
 
+L = PresenceChange.__table__
+LEDGER = insert(L)
 OWN = object()  # change()'s actor: each changed row's own agent
+# One agent of one org, by bound parameters (b_agent, b_org): the WHERE of prepared statements.
+# (SQLAlchemy keeps a column's own name for its SET and VALUES parameters.)
+MINE = (P.c.agent_id == bindparam("b_agent")) & (P.c.org == bindparam("b_org"))
 
 # What the presence object shows (schemas.presence_object), and org for the tenancy check.
 OBJECT_COLUMNS = (P.c.agent_id, P.c.org, P.c.name, P.c.status, P.c.status_message, P.c.last_heartbeat,
@@ -68,19 +75,23 @@ def differs(status, message, reason_code):
     return (P.c.status != status) | (P.c.status_message != message) | P.c.reason_code.is_distinct_from(reason_code)
 
 
-def change(where, values, reason, actor=None, params=None):
-    """Apply one real change to every row matching `where`; record it, by `actor`, and return them.
-
-    `actor` is an agent id, None for the system, or OWN: each row's own agent (a group of resumes).
-    """
-    stmt = (
+def changing(where, values, reason):
+    """The UPDATE ... RETURNING of one real change of every row matching `where`."""
+    return (
         update(P).where(where)
         .values(previous_status=P.c.status, seq=P.c.seq + 1, change_reason=reason, changed_at=now(), **values)
         .returning(*P.c, now().label("now"))
     )
-    rows = db.session.execute(stmt, params or {}).all()
+
+
+def apply(statement, params=None, actor=None):
+    """Run a change statement (see changing); record each changed row in the ledger; return the rows.
+
+    `actor` is an agent id, None for the system, or OWN: each row's own agent (a group of resumes).
+    """
+    rows = db.session.execute(statement, params or {}).all()
     if rows:
-        db.session.execute(insert(PresenceChange), [
+        db.session.execute(LEDGER, [
             {"agent_id": r.agent_id, "org": r.org, "seq": r.seq, "from_status": r.previous_status,
              "to_status": r.status, "message": r.status_message, "reason": r.change_reason,
              "reason_code": r.reason_code, "websocket_connected": r.websocket_connected, "at": r.changed_at,
@@ -90,10 +101,37 @@ def change(where, values, reason, actor=None, params=None):
     return rows
 
 
+def change(where, values, reason, actor=None, params=None):
+    """Apply one real change to every row matching `where`; record it, by `actor`, and return them."""
+    return apply(changing(where, values, reason), params, actor)
+
+
+def touching(where, values):
+    """The UPDATE ... RETURNING of bookkeeping that is not broadcast (liveness, counts)."""
+    return update(P).where(where).values(**values).returning(*P.c, now().label("now"))
+
+
 def touch(where, **values):
-    """Update bookkeeping that is not broadcast (liveness, counts); return the row or None."""
-    stmt = update(P).where(where).values(**values).returning(*P.c, now().label("now"))
-    return db.session.execute(stmt).first()
+    """Update bookkeeping that is not broadcast; return the row or None."""
+    return db.session.execute(touching(where, values)).first()
+
+
+def prepared(build):
+    """`build()` once per database dialect, on first use: for the statements of hot paths.
+
+    Building a statement and its cache key costs more than running it (a connect ran five):
+    a prepared one is built once and SQLAlchemy reuses its compiled form.
+    """
+    built = {}
+
+    @functools.wraps(build)
+    def statement():
+        dialect = db.engine.dialect.name
+        if dialect not in built:
+            built[dialect] = build()
+        return built[dialect]
+
+    return statement
 
 
 def take_typing(where):

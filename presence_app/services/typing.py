@@ -1,27 +1,34 @@
 """Typing indicators: the server owns them, coalesces renewals and ends each exactly once."""
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from ..dbtime import now, seconds_ago
 from ..extensions import db
 from ..schemas import iso
 from .presence import sign_of_life
-from .transitions import T, finish, insert_new, take_typing
+from .transitions import T, finish, insert_new, prepared, take_typing
 
 
-def _insert_new(identity, chat_id):
-    stmt = insert_new(T, agent_id=identity.agent_id, chat_id=chat_id, org=identity.org, name=identity.name,
-                      started_at=now(), renewed_at=now())
-    return db.session.execute(stmt.returning(T.c.agent_id, T.c.chat_id, T.c.org, T.c.name, now().label("at"))).all()
+@prepared
+def _renew():
+    return update(T).where(T.c.agent_id == bindparam("b_agent"), T.c.chat_id == bindparam("b_chat")).values(
+        renewed_at=now())
+
+
+@prepared
+def _start():
+    return insert_new(T, agent_id=bindparam("b_agent"), chat_id=bindparam("b_chat"), org=bindparam("b_org"),
+                      name=bindparam("b_name"), started_at=now(), renewed_at=now()).returning(
+        T.c.agent_id, T.c.chat_id, T.c.org, T.c.name, now().label("at"))
 
 
 def start(identity, chat_id):
     """The agent types in a chat: typing_start once, renewals refresh it silently."""
     _, changed = sign_of_life(identity)
-    renewed = db.session.execute(
-        update(T).where(T.c.agent_id == identity.agent_id, T.c.chat_id == chat_id).values(renewed_at=now())
-    ).rowcount
-    started = [] if renewed else _insert_new(identity, chat_id)
+    which = {"b_agent": identity.agent_id, "b_chat": chat_id}
+    renewed = db.session.execute(_renew(), which).rowcount
+    started = [] if renewed else db.session.execute(
+        _start(), dict(which, b_org=identity.org, b_name=identity.name)).all()
     finish(changed=changed, started=started)
     return {"chat_id": chat_id, "typing": True, "started": bool(started)}
 
