@@ -11,7 +11,8 @@ from .extensions import socketio
 from .runtime import start_web, stop_web
 
 log = logging.getLogger(__name__)
-SPARE_FDS = 256  # files, the database pool and Redis besides the client sockets
+SPARE_FDS = 256  # files, the database pool and Redis besides the client connections
+HTTP_HEADROOM = 256  # REST requests are still served with MAX_CONNECTIONS sockets open
 BACKLOG = 2048  # a shift-start herd connects at once; the kernel caps it at net.core.somaxconn
 
 
@@ -49,7 +50,7 @@ def listen(host, port):
 def serve(app):
     """Run the web process until SIGTERM or SIGINT, then stop cleanly and exit."""
     config = app.config
-    limit = connection_limit(config["MAX_CONNECTIONS"])
+    limit = connection_limit(config["MAX_CONNECTIONS"] + HTTP_HEADROOM)
     mode = config["ASYNC_MODE"]
     listener = listen(config["HOST"], config["PORT"]) if mode == "eventlet" else _probe_port(config)
     start_web(app)
