@@ -1,9 +1,9 @@
 """Live sockets across tabs and processes: connect, disconnect, grace, and reaping the dead."""
 from flask import current_app
-from sqlalchemy import bindparam, case, delete, func, insert, select, update
+from sqlalchemy import Float, bindparam, case, delete, func, insert, select, update
 
 from .. import notify
-from ..dbtime import now, seconds_ago
+from ..dbtime import db_now, now, seconds_ago
 from ..errors import LimitExceeded
 from ..extensions import db
 from ..models import WebProcess
@@ -26,7 +26,7 @@ def register_process(process_id):
 def retire_process(process_id):
     """A web process stops cleanly: its sockets close now, and its agents go through the normal grace."""
     db.session.execute(delete(W).where(W.c.id == process_id))
-    _drop_sockets(C.c.process_id == process_id, now())
+    _drop_sockets(C.c.process_id == process_id, 0)
 
 
 def beat(process_id, live):
@@ -122,27 +122,36 @@ def _connect_once(identity, sid, process_id, limit):
 
 def disconnect(sid):
     """A socket closed; return (agent_id, True if it was the agent's last socket)."""
-    gone = db.session.execute(delete(C).where(C.c.sid == sid).returning(C.c.agent_id)).first()
+    gone = db.session.execute(_drop_socket(), {"b_sid": sid}).first()
     if gone is None:
         db.session.commit()
         return None, False
-    row = _recount([gone.agent_id], now())[0]
+    row = _recount([gone.agent_id], 0)[0]
     last = row.connections == 0
     finish(stopped=stop_typing_of([gone.agent_id]) if last else [])
     return gone.agent_id, last
 
 
-def _recount(agent_ids, seen_at):
-    """Recount sockets of agents; start the grace of those left with none."""
-    count = live_count()
-    stmt = (
-        update(P).where(P.c.agent_id.in_(agent_ids))
+@prepared
+def _drop_socket():
+    return delete(C).where(C.c.sid == bindparam("b_sid")).returning(C.c.agent_id)
+
+
+@prepared
+def _recount_statement():
+    count, seen = live_count(), db_now(bindparam("b_offset", type_=Float))
+    return (
+        update(P).where(P.c.agent_id.in_(bindparam("b_agents", expanding=True)))
         .values(connections=count,
                 disconnected_at=case((count == 0, now()), else_=None),
-                last_seen=case((P.c.last_seen < seen_at, seen_at), else_=P.c.last_seen))
+                last_seen=case((P.c.last_seen < seen, seen), else_=P.c.last_seen))
         .returning(P.c.agent_id, P.c.connections)
     )
-    return db.session.execute(stmt).all()
+
+
+def _recount(agent_ids, seen_offset):
+    """Recount sockets of agents, seen alive `seen_offset` seconds from now; start the grace of those left with none."""
+    return db.session.execute(_recount_statement(), {"b_agents": list(agent_ids), "b_offset": seen_offset}).all()
 
 
 def settle(agent_ids=None, grace=None):
@@ -165,17 +174,17 @@ def reap_dead_processes():
     alive = select(W.c.id).where(~dead)
     db.session.execute(delete(W).where(dead))
     # The dead process last proved its sockets alive about dead_after ago.
-    dropped, orphaned = _drop_sockets(C.c.process_id.not_in(alive), seconds_ago(dead_after))
+    dropped, orphaned = _drop_sockets(C.c.process_id.not_in(alive), -dead_after)
     if orphaned:
         settle(orphaned, grace=0)  # the grace was spent while the process was silent
     return dropped
 
 
-def _drop_sockets(where, seen_at):
+def _drop_sockets(where, seen_offset):
     """Delete the sockets matching `where`, recount their agents; return (how many, agents left with none)."""
     gone = db.session.execute(delete(C).where(where).returning(C.c.agent_id)).all()
     agent_ids = sorted({g.agent_id for g in gone})
-    rows = _recount(agent_ids, seen_at) if agent_ids else []
+    rows = _recount(agent_ids, seen_offset) if agent_ids else []
     orphaned = [r.agent_id for r in rows if r.connections == 0]
     finish(stopped=stop_typing_of(orphaned))
     return len(gone), orphaned

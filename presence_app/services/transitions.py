@@ -150,4 +150,10 @@ def finish(changed=(), started=(), stopped=()):
 
 def stop_typing_of(agent_ids):
     """Take the indicators of agents that went offline or lost their last socket."""
-    return take_typing(T.c.agent_id.in_(list(agent_ids))) if agent_ids else []
+    return db.session.execute(_take_typing_of(), {"b_agents": list(agent_ids)}).all() if agent_ids else []
+
+
+@prepared
+def _take_typing_of():
+    return delete(T).where(T.c.agent_id.in_(bindparam("b_agents", expanding=True))).returning(
+        T.c.agent_id, T.c.chat_id, T.c.org, T.c.name, now().label("at"))
