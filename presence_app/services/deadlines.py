@@ -16,12 +16,8 @@ OVERRUN_PENDING = text("reason_code IS NOT NULL AND NOT overrun_announced")
 CLEARED = {"status_until": None, "revert_status": None, "revert_message": None, "revert_reason_code": None}
 
 
-def status_until(until=None, for_minutes=None):
-    """The deadline of a set-status (a value or SQL), or None; `until` must lie ahead by the database's clock."""
-    if for_minutes is not None:
-        return seconds_ahead(60 * for_minutes)
-    if until is None:
-        return None
+def status_until(until):
+    """The deadline `until` of a set-status, once checked to lie ahead by the database's clock."""
     ahead = (until - db.session.scalar(select(now()))).total_seconds()
     if not 0 < ahead <= MAX_AHEAD:
         problem = "must be in the future" if ahead <= 0 else "must be at most 24 hours ahead"

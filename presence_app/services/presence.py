@@ -2,9 +2,9 @@
 import functools
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import DateTime, Float, String, bindparam, select
 
-from ..dbtime import now, seconds_ago
+from ..dbtime import db_now, now, seconds_ago
 from ..errors import Forbidden, NotFound
 from ..extensions import db
 from ..schemas import iso, presence_object
@@ -55,23 +55,40 @@ def set_status(actor, status, message="", agent_id=None, reason_code=None, until
     if not own and not actor.is_supervisor:
         raise Forbidden("only supervisors may set another agent's status")
     reason_codes.check(actor.org, reason_code, status)
-    mine = (P.c.agent_id == target) & (P.c.org == actor.org)
-    # A manual change is a sign of life, wins over a resume pending from a timeout, and
-    # replaces any expiring status and any away set by idleness.
-    values = {"timed_out": False, "resume_status": None, "resume_message": None, "resume_reason_code": None,
-              "idle_away": False, **deadlines.expiry_values(deadlines.status_until(until, for_minutes))}
-    if own:
-        values["last_seen"] = now()
-    rows = change(mine & differs(status, message, reason_code),
-                  dict(values, **new_state(status, message, reason_code)),
-                  "manual" if own else "supervisor", actor=actor.agent_id)
-    row = rows[0] if rows else touch(mine, **values)
+    deadline = "for" if for_minutes is not None else "until" if until is not None else None
+    params = {"b_agent": target, "b_org": actor.org, "b_status": status, "b_message": message,
+              "b_code": reason_code, "b_until": deadlines.status_until(until) if until is not None else None,
+              "b_ahead": 60 * (for_minutes or 0)}
+    changing_stmt, touching_stmt = _setting(own, deadline)
+    rows = apply(changing_stmt(), params, actor=actor.agent_id)
+    row = rows[0] if rows else db.session.execute(touching_stmt(), params).first()
     if row is None:
         db.session.rollback()
         raise NotFound(f"agent {target} not found")
     stopped = stop_typing_of([target]) if rows and status == "offline" else []
     finish(changed=rows, stopped=stopped)
     return _object(row)
+
+
+@functools.cache
+def _setting(own, deadline):
+    """Prepared statements of a set-status: its change when the state differs, its touch when not."""
+    def values():
+        until = {None: None, "for": db_now(bindparam("b_ahead", type_=Float)),
+                 "until": bindparam("b_until", type_=DateTime)}[deadline]
+        # A manual change is a sign of life, wins over a resume pending from a timeout, and
+        # replaces any expiring status and any away set by idleness.
+        result = {"timed_out": False, "resume_status": None, "resume_message": None, "resume_reason_code": None,
+                  "idle_away": False, **deadlines.expiry_values(until)}
+        if own:
+            result["last_seen"] = now()
+        return result
+
+    status, message, code = (bindparam(name, type_=String) for name in ("b_status", "b_message", "b_code"))
+    return (prepared(lambda: changing(MINE & differs(status, message, code),
+                                      dict(values(), **new_state(status, message, code)),
+                                      "manual" if own else "supervisor")),
+            prepared(lambda: touching(MINE, values())))
 
 
 def _alive(heartbeat):
