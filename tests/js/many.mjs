@@ -11,6 +11,7 @@ const tokens = readFileSync(file, "utf8").split("\n").filter(Boolean);
 let connected = 0;
 let gotState = 0;
 let lastConnectMs = 0;
+const dropped = {};
 const errors = [];
 const started = Date.now();
 const sockets = tokens.map((token) => {
@@ -20,6 +21,7 @@ const sockets = tokens.map((token) => {
     lastConnectMs = Date.now() - started;
   });
   socket.on("presence_state", () => (gotState += 1));
+  socket.on("disconnect", (reason) => (dropped[reason] = (dropped[reason] || 0) + 1));
   socket.on("connect_error", (error) => errors.push(error.message));
   return socket;
 });
@@ -28,7 +30,7 @@ const timer = setInterval(() => {
   if (done || Date.now() - started > Number(seconds) * 1000) {
     clearInterval(timer);
     process.stdout.write(JSON.stringify({ n: tokens.length, connected, got_state: gotState,
-      errors: errors.slice(0, 5), error_count: errors.length, last_connect_ms: lastConnectMs,
+      errors: errors.slice(0, 5), error_count: errors.length, last_connect_ms: lastConnectMs, dropped,
       elapsed_ms: Date.now() - started }) + "\n");
   }
 }, 100);
