@@ -37,6 +37,7 @@ class Doc:
     query: object = None
     errors: tuple = ()
     public: bool = False
+    tag: str = None  # default: the path's first segment under /api/v1
     media: str = "application/json"
     also: dict = field(default_factory=dict)  # more media types of the same answer: {"text/csv": schema}
     answers: dict = field(default_factory=dict)  # answers of other statuses: {503: schema}
@@ -97,16 +98,16 @@ def _add_path(spec, rule, doc, docstring):
 
 
 def _operation(rule, doc, docstring):
-    path = rule.rule.removeprefix("/api/v1/")
+    tag = doc.tag or rule.rule.removeprefix("/api/v1").strip("/").split("/")[0]
     operation = {"summary": (docstring or "").strip().splitlines()[0], "operationId": rule.endpoint.split(".")[-1],
-                 "tags": [path.split("/")[0]], "responses": {"200": _answer({doc.media: doc.answer, **doc.also})}}
+                 "tags": [tag], "responses": {"200": _answer({doc.media: doc.answer, **doc.also})}}
     if doc.public:
         operation["security"] = []
     if doc.query is not None:
         operation["parameters"] = [{"in": "query", "schema": doc.query}]
     if doc.body is not None:
-        operation["requestBody"] = {"required": bool(doc.body._declared_fields) and doc.body is not schemas.Empty,
-                                    "content": {"application/json": {"schema": doc.body}}}
+        required = any(f.required for f in doc.body._declared_fields.values())
+        operation["requestBody"] = {"required": required, "content": {"application/json": {"schema": doc.body}}}
     for status, answer in doc.answers.items():
         operation["responses"][str(status)] = _answer({doc.media: answer}, "Answered with this body")
     for status in _errors(rule, doc):
