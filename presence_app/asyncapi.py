@@ -94,7 +94,8 @@ def _build():
         "asyncapi": "3.0.0",
         "info": {"title": "presence_app events", "version": openapi.VERSION, "description": (
             "Socket.IO (protocol 5), default namespace. Connect with io(url, {auth: {token}}) "
-            "(and presence: \"diff\" for batched changes). Server events carry the envelope "
+            "(and presence: \"diff\" for batched changes); a refused connection's connect_error carries the "
+            "error envelope {error, message, details} in its data. Server events carry the envelope "
             "{event, data, version}; every client event is answered with an ack, its own or the error ack. "
             "The REST API is in /api/v1/openapi.json.")},
         "defaultContentType": "application/json",

@@ -1,4 +1,4 @@
-"""The AsyncAPI document: valid AsyncAPI 3.0, naming every event, and true of the events and acks a real session produces."""
+"""The AsyncAPI document: valid AsyncAPI 3.0, naming every event, true of the events and acks of a real session."""
 import json
 import os
 import time

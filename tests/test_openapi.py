@@ -1,4 +1,4 @@
-"""The OpenAPI document: every REST route in it, built from the validating schemas, browsable locally, and true of a live server."""
+"""The OpenAPI document: every REST route, from the validating schemas, browsable locally, true of a live server."""
 import hashlib
 import os
 import re
@@ -128,7 +128,7 @@ def test_docs_page_is_swagger_ui_from_the_apps_own_files_under_a_strict_csp(clie
     html = page.get_data(as_text=True)
     assert "<script>" not in html and "swagger-ui" in html
     assets = re.findall(r'(?:src|href)="([^"]+)"', html)
-    assert {"/static/vendor/swagger-ui-bundle.js", "/static/vendor/swagger-ui.css", "/static/docs/docs.js"} <= set(assets)
+    assert {"/static/vendor/swagger-ui-bundle.js", "/static/vendor/swagger-ui.css", "/static/docs/docs.js"} <= {*assets}
     for asset in assets:
         if asset.startswith("data:"):
             continue

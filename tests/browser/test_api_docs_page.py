@@ -1,5 +1,8 @@
 """The Swagger UI page at /api/v1/docs in Chromium: every operation of the document rendered, offline, under its CSP."""
+import pytest
 import requests
+
+pytestmark = [pytest.mark.browser, pytest.mark.processes]
 
 METHODS = {"get", "post", "put", "delete", "patch"}
 
@@ -13,7 +16,7 @@ def test_docs_page_renders_every_operation_from_local_files_without_errors(chrom
     problems, elsewhere = [], []
     page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
     page.on("pageerror", lambda error: problems.append(str(error)))
-    page.on("request", lambda request: None if request.url.startswith((url, "data:")) else elsewhere.append(request.url))
+    page.on("request", lambda r: None if r.url.startswith((url, "data:")) else elsewhere.append(r.url))
     try:
         page.goto(f"{url}/api/v1/docs")
         page.wait_for_selector(".opblock", timeout=20_000)
