@@ -19,7 +19,8 @@ from .support import ROOT, bearer
 API = "/api/v1"
 VENDOR = os.path.join(ROOT, "presence_app", "static", "vendor")
 METHODS = {"GET", "POST", "PUT", "DELETE", "PATCH"}
-EXAMPLES_PER_OPERATION = 40  # per generation mode: about 1,300 requests, about 30 s
+CALLER = 7  # the agent id of the live test's token
+EXAMPLES_PER_OPERATION = 30  # per round: about 1,200 requests in all, about 35 s
 
 
 def _path(rule):
@@ -155,42 +156,59 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_headers_conformance]
 
 
+def _rounds(operation):
+    """(name, strategy) of the requests to send: valid ones, invalid ones, and valid ones about the caller itself."""
+    rounds = [("positive", operation.as_strategy(generation_mode=GenerationMode.POSITIVE))]
+    # An operation without parameters or a body has no input to make invalid.
+    if any(operation.iter_parameters()) or "requestBody" in operation.definition.raw:
+        rounds.append(("negative", operation.as_strategy(generation_mode=GenerationMode.NEGATIVE)))
+    if "{agent_id}" in operation.path:  # random ids are all unknown (404): ask about the caller too
+        rounds.append(("own", operation.as_strategy(path_parameters={"agent_id": CALLER})))
+    return rounds
+
+
+def _exercise(strategy, call):
+    @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None, derandomize=True,
+              phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+    @given(case=strategy)
+    def exercise(case):
+        call(case)
+
+    exercise()
+
+
 @pytest.mark.processes
 def test_a_live_server_answers_every_operation_as_its_document_says(processes):
     """Schemathesis: valid and invalid requests to every operation, with a valid token; no 5xx, no surprise."""
     _, url = processes.web(API_RATE_LIMIT="100000 per second", LOGIN_RATE_LIMIT="100000 per minute")
     schema = schemathesis.openapi.from_url(f"{url}{API}/openapi.json")
-    session, headers = requests.Session(), bearer(7, name="Ana", role="supervisor", exp_in=3600)
+    session, headers = requests.Session(), bearer(CALLER, name="Ana", role="supervisor", exp_in=3600)
     failures, answered = [], {}
 
     for result in schema.get_all_operations():
         operation = result.ok()
-        # An operation without parameters or a body has no input to make invalid.
-        negatable = any(operation.iter_parameters()) or "requestBody" in operation.definition.raw
-        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE) if negatable else (GenerationMode.POSITIVE,):
-            @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None, derandomize=True,
-                      phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
-            @given(case=operation.as_strategy(generation_mode=mode))
-            def exercise(case):
+        for name, strategy in _rounds(operation):
+            def call(case, key=(operation.label, name)):
                 response = case.call_and_validate(session=session, headers=headers, checks=CHECKS)
-                answered.setdefault((operation.label, mode), set()).add(response.status_code)
+                answered.setdefault(key, set()).add(response.status_code)
 
             try:
-                exercise()
+                _exercise(strategy, call)
             except Exception as exc:  # noqa: BLE001 - gather every operation's failure, then report them all
-                failures.append(f"{operation.label} ({mode.value}): {exc}")
+                failures.append(f"{operation.label} ({name}): {exc}")
 
     assert failures == [], "\n\n".join(failures)
     operations = {f"{method.upper()} {path}" for path, item in schema.raw_schema["paths"].items() for method in item
                   if method.upper() in METHODS}
-    positive = {label: statuses for (label, mode), statuses in answered.items() if mode == GenerationMode.POSITIVE}
+    positive = {label: statuses for (label, name), statuses in answered.items() if name != "negative"}
     # Schemathesis leaves out the document's own URL; the tests above read it.
     assert set(positive) == operations - {f"GET {API}/openapi.json"}
     assert all(status < 500 for statuses in answered.values() for status in statuses)
     # Valid requests with a valid token reach the service's real work, not only its refusals.
     assert not any(401 in statuses for label, statuses in positive.items() if "auth/token" not in label), positive
-    succeeded = {label for label, statuses in positive.items() if 200 in statuses}
+    succeeded = {label for (label, name), statuses in answered.items() if name != "negative" and 200 in statuses}
     assert {f"GET {API}/presence/me/", f"POST {API}/presence/heartbeat/", f"GET {API}/presence/",
             f"POST {API}/presence/set-status/", f"POST {API}/presence/activity/", f"POST {API}/typing/",
             f"DELETE {API}/typing/", f"GET {API}/reason-codes/", f"PUT {API}/reason-codes/", f"GET {API}/settings/",
-            "GET /health"} <= succeeded, positive
+            f"GET {API}/presence/{{agent_id}}/", f"GET {API}/presence/{{agent_id}}/history/",
+            f"POST {API}/presence/{{agent_id}}/set-status/", "GET /health"} <= succeeded, positive
