@@ -5,13 +5,14 @@ import re
 import subprocess
 
 import pytest
+import requests
 
 from presence_app.errors import vocabulary
 from presence_app.models import REASONS, STATUSES
 
 from .clients import JS_DIR, node_missing
 from .support import ROOT, token
-from .test_asyncapi import DOCUMENT, messages
+from .test_asyncapi import DOCUMENT, conforms, messages
 
 DECLARATIONS = os.path.join(ROOT, "clients", "presence-events.d.ts")
 TSC = os.path.join(JS_DIR, "node_modules", ".bin", "tsc")
@@ -92,8 +93,10 @@ def test_a_wrong_use_of_an_event_fails_the_type_check(tmp_path):
 
 @needs_tsc
 @pytest.mark.processes
-def test_the_typed_client_compiled_runs_against_a_live_server(processes, tmp_path):
+def test_the_typed_client_compiled_runs_against_a_live_server_and_what_it_gets_conforms(processes, tmp_path):
     _, url = processes.web()
+    document = requests.get(f"{url}{DOCUMENT}", timeout=10).json()
+    server, _calls, acks, error_ack = messages(document)
     build = tmp_path / "build"
     done = subprocess.run([TSC, "-p", "tsconfig.json", "--noEmit", "false", "--outDir", str(build)], cwd=JS_DIR,
                           capture_output=True, text=True, timeout=120)
@@ -103,6 +106,15 @@ def test_the_typed_client_compiled_runs_against_a_live_server(processes, tmp_pat
     ran = subprocess.run(["node", str(build / "typed_client.js"), url, token(5, name="Ana")], capture_output=True,
                          text=True, timeout=60)
     assert ran.returncode == 0, ran.stderr
-    assert json.loads(ran.stdout) == {
+    output = json.loads(ran.stdout)
+    assert output["summary"] == {
         "me": 5, "joined": "5511999999999", "started": True, "typing_from": "Ana", "stopped": True, "beat": 5,
-        "set": "busy", "change": "busy", "synced": 1, "refusal": "validation_error"}
+        "set": "busy", "change": "busy", "active": "busy", "synced": 1, "refreshed": True, "left": "5511999999999",
+        "refusal": "validation_error"}
+    # What socket.io-client decoded off the wire, as the document describes it.
+    for event, payload in output["events"]:
+        conforms(document, server[event], payload)
+    for event, ack in output["acks"]:
+        conforms(document, acks[event] if ack["ok"] else error_ack, ack)
+    assert {e for e, _ in output["events"]} == {"presence_state", "typing_start", "typing_stop", "agent_presence_changed"}
+    assert {e for e, _ in output["acks"]} == set(acks)
