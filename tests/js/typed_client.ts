@@ -52,7 +52,8 @@ async function main(): Promise<void> {
   const synced = ok(record("sync", await call.emitWithAck("sync", {})));
   const refreshed = ok(record("refresh_token", await call.emitWithAck("refresh_token", { token })));
   const left = ok(record("leave_chat", await call.emitWithAck("leave_chat", { chat_id: CHAT })));
-  const refused = record("set_status", await call.emitWithAck("set_status", { status: "busy", message: "x".repeat(141) }));
+  const tooLong = { status: "busy", message: "x".repeat(141) } as const;
+  const refused = record("set_status", await call.emitWithAck("set_status", tooLong));
   const refusal = refused.ok ? null : refused.error;
 
   // @ts-expect-error a status outside the four is no StatusIn
