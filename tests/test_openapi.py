@@ -50,6 +50,14 @@ def test_document_is_public_openapi_31_and_names_every_rest_route_and_method(app
     assert len(routes) >= 17
 
 
+def test_document_is_valid_by_the_openapi_31_meta_schema(client):
+    document = client.get(f"{API}/openapi.json").get_json()
+    schemathesis.openapi.from_dict(document).validate()
+    broken = dict(document, paths=dict(document["paths"], **{"/x": {"get": {"responses": {"200": {}}}}}))
+    with pytest.raises(Exception, match="description"):  # the validation does look at what it is given
+        schemathesis.openapi.from_dict(broken).validate()
+
+
 def test_each_operation_lists_the_errors_it_can_answer_and_public_ones_need_no_token(app, client):
     document = client.get(f"{API}/openapi.json").get_json()
     public = {rule.rule for rule in app.url_map.iter_rules() if rule.endpoint in PUBLIC or rule.rule == "/health"}
