@@ -1,8 +1,7 @@
 """POST /auth/token: standalone login that mints the same tokens the platform does."""
 from flask import request
 
-from .. import throttle
-from .. import shapes
+from .. import shapes, throttle
 from ..openapi import documented
 from ..schemas import LoginIn, load_json
 from ..services import identity
