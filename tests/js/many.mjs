@@ -1,12 +1,12 @@
 // Many official socket.io-clients at once against one web process (tests/test_many_sockets.py).
-// usage: node many.mjs URL TOKENS_FILE SECONDS
+// usage: node many.mjs URL TOKENS_FILE SECONDS [PRESENCE_MODE]
 // Prints one JSON line once every socket is connected and has its presence_state (or the time
 // is up): {"n", "connected", "got_state", "errors"}; then waits for "close" on stdin.
 import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { io } from "socket.io-client";
 
-const [url, file, seconds] = process.argv.slice(2);
+const [url, file, seconds, mode = "v1"] = process.argv.slice(2);
 const tokens = readFileSync(file, "utf8").split("\n").filter(Boolean);
 let connected = 0;
 let gotState = 0;
@@ -15,7 +15,7 @@ const dropped = {};
 const errors = [];
 const started = Date.now();
 const sockets = tokens.map((token) => {
-  const socket = io(url, { auth: { token }, transports: ["websocket"], reconnection: false, timeout: 60000 });
+  const socket = io(url, { auth: { token, presence: mode }, transports: ["websocket"], reconnection: false, timeout: 60000 });
   socket.on("connect", () => {
     connected += 1;
     lastConnectMs = Date.now() - started;
