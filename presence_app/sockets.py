@@ -7,7 +7,6 @@ with an ack `{"ok": true, ...}` or the error envelope with `"ok": false`.
 import functools
 import json
 import logging
-import threading
 from dataclasses import dataclass, field
 
 from flask import current_app, request
@@ -24,8 +23,6 @@ log = logging.getLogger(__name__)
 LIVE = "presence_live_sockets"
 TOO_DEEP = "\x00too-deep"  # the event name a message too deep to parse becomes
 PRESENCE_MODES = ("v1", "diff")
-GATE = "presence_socket_gate"
-SOCKET_WRITES_AT_ONCE = 3
 
 
 class PacketJSON:
@@ -55,12 +52,6 @@ def live_sockets(app=None):
     return (app or current_app).extensions.setdefault(LIVE, {})
 
 
-def _gate():
-    # A herd of sockets connecting (or leaving) at once takes turns at the database: never more at
-    # a time than leave connections in the pool for everyone else (heartbeats, REST, the jobs).
-    return current_app.extensions.setdefault(GATE, threading.BoundedSemaphore(SOCKET_WRITES_AT_ONCE))
-
-
 def _authenticate(auth):
     refuse_query_token(request.args, "pass io(url, {auth: {token}})")
     token = auth.get("token") if isinstance(auth, dict) else None
@@ -84,8 +75,7 @@ def on_connect(auth=None):
         join_room(notify.agent_room(org, live.identity.agent_id))
         if live.identity.is_supervisor:
             join_room(notify.supervisor_room(org))
-        with _gate():
-            connections.open_socket(live.identity, request.sid, current_app.config["PROCESS_ID"])
+        connections.open_socket(live.identity, request.sid, current_app.config["PROCESS_ID"])
     except Exception as exc:  # noqa: BLE001 - whatever failed, the socket is refused, never half-open
         body = to_wire(exc)[0]
         raise ConnectionRefusedError(body["message"], body) from None
@@ -97,8 +87,7 @@ def on_disconnect(*_reason):
     """A socket closed: recount; the agent's last socket is announced after the grace."""
     if live_sockets().pop(request.sid, None) is None:
         return
-    with _gate():
-        agent_id, last = connections.disconnect(request.sid)
+    agent_id, last = connections.disconnect(request.sid)
     if last:
         socketio.start_background_task(_settle_after_grace, current_app._get_current_object(), agent_id)
 

@@ -1,4 +1,6 @@
 """Live sockets across tabs and processes: connect, disconnect, grace, and reaping the dead."""
+import threading
+
 from flask import current_app
 from sqlalchemy import Float, bindparam, case, delete, func, insert, select, update
 
@@ -15,6 +17,15 @@ from .transitions import (
 )
 
 W = WebProcess.__table__
+TURNS = "presence_socket_turns"
+WRITERS_AT_ONCE = 3
+
+
+def _turn():
+    # A herd of sockets connecting (or leaving) at once takes turns at the database: never more at
+    # a time than leave connections in the pool for everyone else (heartbeats, REST, the jobs).
+    # Only the transaction takes a turn; announcing it and the roster snapshot come after.
+    return current_app.extensions.setdefault(TURNS, threading.BoundedSemaphore(WRITERS_AT_ONCE))
 
 
 def register_process(process_id):
@@ -49,7 +60,10 @@ def beat(process_id, live):
 def connect(identity, sid, process_id, limit=None):
     """A socket of the agent is live: count it (refused past `limit` sockets); announce if it was not connected."""
     for _ in range(2):
-        row, changed = _connect_once(identity, sid, process_id, limit)
+        with _turn():
+            row, changed = _connect_once(identity, sid, process_id, limit)
+            if row is not None:
+                db.session.commit()
         if row is not None:
             finish(changed=changed)
             return row
@@ -122,13 +136,15 @@ def _connect_once(identity, sid, process_id, limit):
 
 def disconnect(sid):
     """A socket closed; return (agent_id, True if it was the agent's last socket)."""
-    gone = db.session.execute(_drop_socket(), {"b_sid": sid}).first()
-    if gone is None:
+    with _turn():
+        gone = db.session.execute(_drop_socket(), {"b_sid": sid}).first()
+        if gone is None:
+            db.session.commit()
+            return None, False
+        last = _recount([gone.agent_id], 0)[0].connections == 0
+        stopped = stop_typing_of([gone.agent_id]) if last else []
         db.session.commit()
-        return None, False
-    row = _recount([gone.agent_id], 0)[0]
-    last = row.connections == 0
-    finish(stopped=stop_typing_of([gone.agent_id]) if last else [])
+    finish(stopped=stopped)
     return gone.agent_id, last
 
 
