@@ -23,10 +23,10 @@ def create_app(env=None, role="web"):
     app.json.sort_keys = False  # keep the contract's field order
     app.json.ensure_ascii = False  # names like "João" travel as UTF-8
     logs.init_app(app)
+    metrics.init_app(app, live_sockets=lambda: len(sockets.live_sockets(app)))
     register_extensions(app)
     register_socketio(app, role)
     http.init_app(app)
-    metrics.init_app(app, live_sockets=lambda: len(sockets.live_sockets(app)))
     register_blueprints(app)
     errors.init_app(app)
     cli.init_app(app)

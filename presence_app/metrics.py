@@ -12,7 +12,7 @@ import threading
 import time
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from flask import Blueprint, Response, current_app, g, request
+from flask import Blueprint, Response, current_app, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, disable_created_metrics, generate_latest, make_wsgi_app,
 )
@@ -33,6 +33,7 @@ REQUEST_SECONDS = Histogram("presence_request_duration_seconds", "HTTP request t
 REFUSALS = Counter("presence_rate_limit_refusals", "Requests and socket events refused by a rate limit, by scope",
                    ["scope"])
 
+STARTED_KEY = "presence.started"
 _children = {}
 metrics_bp = Blueprint("metrics", __name__)
 
@@ -120,19 +121,31 @@ def scrape():
 
 
 def init_app(app, live_sockets):
-    """Serve /metrics, time every request by endpoint, and read the live-socket count from `live_sockets()`."""
+    """Serve /metrics, time every request by endpoint, read the live-socket count from `live_sockets()`.
+
+    Called before Socket.IO wraps the app, so its long polls and WebSockets are not timed as requests.
+    """
     app.register_blueprint(metrics_bp)
     LIVE_SOCKETS.set_function(live_sockets)
+    app.wsgi_app = started_at(app.wsgi_app)
+    app.teardown_request(observe_request)
 
-    @app.before_request
-    def _start():
-        g.metrics_started = time.perf_counter()
 
-    @app.teardown_request
-    def _observe(_exc):
-        started = g.pop("metrics_started", None)
-        if started is not None:
-            child(REQUEST_SECONDS, request.endpoint or "unmatched").observe(time.perf_counter() - started)
+def started_at(wsgi_app):
+    """Note when each request came in (WSGI: plain dict work, no context-local lookups)."""
+    def middleware(environ, start_response):
+        environ[STARTED_KEY] = time.perf_counter()
+        return wsgi_app(environ, start_response)
+
+    return middleware
+
+
+def observe_request(_exc):
+    """Time the request into REQUEST_SECONDS under its Flask endpoint ("unmatched" for a 404)."""
+    handled = request._get_current_object()  # one context lookup, then plain attributes
+    started = handled.environ.get(STARTED_KEY)
+    if started is not None:
+        child(REQUEST_SECONDS, handled.endpoint or "unmatched").observe(time.perf_counter() - started)
 
 
 class _Server(socketserver.ThreadingMixIn, WSGIServer):
