@@ -57,9 +57,11 @@ class RedisQueue(socketio.RedisManager, Observed):
         self.connected = True
 
     def _subscribe(self):
-        listener = self._get_redis_module().Redis.from_url(self.redis_url, socket_connect_timeout=RETRY_SECONDS,
-                                                           socket_keepalive=True, **self.redis_options)
-        self.pubsub = listener.pubsub(ignore_subscribe_messages=True)
+        # Kept on self: a client that is garbage-collected closes its pool, and with it, over TLS, the
+        # subscription's socket ("I/O operation on closed file").
+        self.listener = self._get_redis_module().Redis.from_url(
+            self.redis_url, socket_connect_timeout=RETRY_SECONDS, socket_keepalive=True, **self.redis_options)
+        self.pubsub = self.listener.pubsub(ignore_subscribe_messages=True)
         self.pubsub.subscribe(self.channel)
 
     def _publish(self, data):
