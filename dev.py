@@ -40,8 +40,9 @@ def _digest(*paths):
 
 def _up_to_date(stamp_name, digest):
     stamp = os.path.join(VENV, stamp_name)
-    if os.path.exists(stamp) and open(stamp).read() == digest:
-        return True, stamp
+    if os.path.exists(stamp):
+        with open(stamp) as handle:
+            return handle.read() == digest, stamp
     return False, stamp
 
 

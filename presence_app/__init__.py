@@ -69,7 +69,8 @@ def register_socketio(app, role):
     if role == "worker":
         if not url:
             raise config.ConfigError("the worker needs REDIS_URL (embedded mode runs jobs in the web process)")
-        socketio.init_app(None, client_manager=fanout.RedisQueue(url, app.config["REDIS_OPTIONS"], write_only=True), async_mode="threading")
+        manager = fanout.RedisQueue(url, app.config["REDIS_OPTIONS"], write_only=True)
+        socketio.init_app(None, client_manager=manager, async_mode="threading")
         return
     if app.config["ASYNC_MODE"] == "eventlet":
         # Known and documented (README, "Async mode"); the banner would greet every command.

@@ -1,6 +1,6 @@
 """Scheduled job functions and the one list of periodic jobs."""
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from .metrics import timed_job
 from .services import connections, deadlines, presence, typing

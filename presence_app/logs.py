@@ -1,4 +1,4 @@
-"""Logging: text or one JSON object per line on stderr, a request id on every request and its lines, the start-up line."""
+"""Logging: text or JSON lines on stderr, a request id on every request and its log lines, the start-up line."""
 import itertools
 import json
 import logging

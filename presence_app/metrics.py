@@ -14,7 +14,13 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from flask import Blueprint, Response, current_app, request
 from prometheus_client import (
-    CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, disable_created_metrics, generate_latest, make_wsgi_app,
+    CONTENT_TYPE_LATEST,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+    make_wsgi_app,
 )
 
 from .errors import Forbidden, Unauthorized, envelope

@@ -1,8 +1,9 @@
 """Long-running loops: a web process's beat and embedded jobs, and the worker's scheduler."""
+import contextlib
 import logging
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from flask import current_app
 
@@ -82,7 +83,7 @@ def register_schedules(scheduler, config):
     for job in PERIODIC:
         if job_id(job) in scheduler:
             scheduler.cancel(job_id(job))
-        first = datetime.now(timezone.utc).replace(tzinfo=None) + timedelta(seconds=1)
+        first = datetime.now(UTC).replace(tzinfo=None) + timedelta(seconds=1)
         scheduler.schedule(first, job.func, id=job_id(job), interval=max(1, int(config[job.every])),
                            timeout=max(30, int(config[job.every]) * 2), queue_name=QUEUE)
 
@@ -117,10 +118,8 @@ def lead_scheduler(connection, config, stop):
             log.exception("scheduler pass failed")
         stop.wait(poll)
     if leading:
-        try:
+        with contextlib.suppress(LockError):  # lost meanwhile: nothing to release
             lease.release()
-        except LockError:
-            pass
 
 
 def run_worker(app):

@@ -119,7 +119,7 @@ class Proc:
 
     def __init__(self, argv, env, log_path, cwd=ROOT):
         self.log_path = log_path
-        self._log = open(log_path, "wb")
+        self._log = open(log_path, "wb")  # noqa: SIM115 - the child's output for its whole life; closed in kill()
         self.popen = subprocess.Popen(argv, env=env, cwd=cwd, stdout=self._log, stderr=subprocess.STDOUT,
                                       start_new_session=True)
 

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from .clients import Rest
-from .support import CHAT, ROOT, SECRET, Proc, free_port, service_env, wait_for, wait_healthy
+from .support import CHAT, ROOT, SECRET, Proc, free_port, service_env, wait_healthy
 
 pytestmark = pytest.mark.processes
 

@@ -12,8 +12,19 @@ from ..schemas import iso, presence_object
 from . import deadlines, hearing, heartbeats, reason_codes
 from .identity import ensure_agent
 from .transitions import (
-    EXPIRY_CANDIDATE, MINE, P, apply, change, changing, differs, finish, new_state, prepared, resume_values,
-    stop_typing_of, touch, touching,
+    EXPIRY_CANDIDATE,
+    MINE,
+    P,
+    apply,
+    change,
+    changing,
+    differs,
+    finish,
+    new_state,
+    prepared,
+    resume_values,
+    stop_typing_of,
+    touching,
 )
 
 
