@@ -6,8 +6,11 @@ import pytest
 import redis
 import requests
 
+from presence_app import create_app
+from presence_app.config import ConfigError
+
 from .clients import Rest
-from .support import CHAT, Proc, free_port, redis_binary, wait_for
+from .support import CHAT, SECRET, Proc, free_port, redis_binary, wait_for
 
 pytestmark = pytest.mark.processes
 
@@ -86,3 +89,26 @@ def test_verify_none_accepts_an_unverifiable_certificate_and_the_default_refuses
     _, strict = processes.web(name="strict", REDIS_URL=url)  # the system's CAs do not know the test CA
     health = requests.get(f"{strict}/health", timeout=10).json()
     assert (health["status"], health["redis"]) == ("degraded", "error")
+
+
+@pytest.mark.parametrize("settings, complaint", [
+    ({"REDIS_TLS_VERIFY": "optional"}, "REDIS_TLS_VERIFY must be one of required, none"),
+    ({"REDIS_TLS_CA_FILE": "/no/such/ca.pem"}, "REDIS_TLS_CA_FILE is not a readable file"),
+])
+def test_tls_settings_are_checked_at_start(settings, complaint):
+    with pytest.raises(ConfigError, match=complaint):
+        create_app({"JWT_SECRET_KEY": SECRET, "APP_ENV": "testing", "REDIS_URL": "rediss://127.0.0.1:1/0", **settings})
+
+
+def test_redis_options_follow_the_tls_settings_for_rediss_urls_only(tmp_path):
+    ca = tmp_path / "ca.pem"
+    ca.write_text("not read until a connection is made")
+    app = create_app({"JWT_SECRET_KEY": SECRET, "APP_ENV": "testing", "ASYNC_MODE": "threading",
+                      "REDIS_URL": "rediss://127.0.0.1:1/0", "REDIS_TLS_CA_FILE": str(ca)})
+    assert app.config["REDIS_OPTIONS"] == {"ssl_cert_reqs": "required", "ssl_ca_certs": str(ca)}
+    relaxed = create_app({"JWT_SECRET_KEY": SECRET, "APP_ENV": "testing", "ASYNC_MODE": "threading",
+                          "REDIS_URL": "rediss://127.0.0.1:1/0", "REDIS_TLS_VERIFY": "none"})
+    assert relaxed.config["REDIS_OPTIONS"] == {"ssl_cert_reqs": "none", "ssl_check_hostname": False}
+    plain = create_app({"JWT_SECRET_KEY": SECRET, "APP_ENV": "testing", "ASYNC_MODE": "threading",
+                        "REDIS_URL": "redis://127.0.0.1:1/0", "REDIS_TLS_VERIFY": "none"})
+    assert plain.config["REDIS_OPTIONS"] == {}
