@@ -54,8 +54,9 @@ def gone(pid):
     return False
 
 
-def test_dev_py_prod_runs_release_two_webs_and_a_worker_and_stops_them_on_sigterm(migrated, fresh_db, clean_redis,
-                                                                                   base_env, clients, tmp_path):
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
+def test_dev_py_prod_runs_release_two_webs_and_a_worker_and_stops_them_all(stop, migrated, fresh_db, clean_redis,
+                                                                           clients, tmp_path):
     port = two_free_ports()
     env = service_env({}, DATABASE_URL=migrated, REDIS_URL=clean_redis, JWT_SECRET_KEY=SECRET, APP_ENV="production",
                       PORT=port, HOST="127.0.0.1", METRICS_TOKEN=None, TYPING_TIMEOUT_SECONDS=2,
@@ -81,7 +82,7 @@ def test_dev_py_prod_runs_release_two_webs_and_a_worker_and_stops_them_on_sigter
         watcher.wait("typing_stop", agent_id=1, chat_id=CHAT, timeout=20)  # only the worker's sweep stops it
         watcher.close()
 
-        prod.popen.send_signal(signal.SIGTERM)
+        prod.popen.send_signal(stop)
         assert prod.popen.wait(timeout=15) == 0, prod.log()
         assert all(gone(pid) for pid in kids), prod.log()
         assert "stopped" in prod.log()
