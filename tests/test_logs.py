@@ -135,3 +135,17 @@ def test_start_up_lines_name_mode_database_redis_and_async_mode_never_a_password
     assert lines["embedded"].endswith("Redis none (embedded), async mode eventlet"), lines
     for proc in (web, worker):
         assert secret_db not in proc.log() and secret_redis not in proc.log()
+
+
+def test_a_failing_job_logs_one_line_without_rq_s_traceback(production, own_sqlite):
+    url_db, path = own_sqlite
+    with sqlite3.connect(path) as conn:  # every presence job fails: its table is gone
+        conn.execute("DROP TABLE typing_indicators")
+    worker = production.worker(DATABASE_URL=url_db, PROCESS_BEAT_SECONDS=1)
+    failure = "job presence_app.jobs.expire_stale_typing failed: the database is unavailable"
+    wait_for(lambda: failure in worker.log(), timeout=30, message="the failing job's line")
+    worker.stop()
+    lines = worker.log().splitlines()
+    assert all(re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (INFO|WARNING|ERROR) ", line) for line in lines), lines
+    assert "Traceback" not in worker.log()
+    assert not [line for line in lines if "rq.worker" in line and "expire_stale_typing" in line], lines
