@@ -108,6 +108,8 @@ def _metrics(env, app_env):
     if token is not None and len(token) < MIN_METRICS_TOKEN:
         raise ConfigError(f"METRICS_TOKEN must be at least {MIN_METRICS_TOKEN} characters")
     port = _count(env, "METRICS_PORT", 0, minimum=0) or None
+    if port and port > 65535:
+        raise ConfigError(f"METRICS_PORT must be a TCP port (1-65535), got {port}")
     if port and token is None and app_env == "production":
         raise ConfigError("METRICS_PORT needs METRICS_TOKEN in production: the worker's metrics would be open")
     return {"METRICS_TOKEN": token, "METRICS_PORT": port}

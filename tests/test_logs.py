@@ -10,10 +10,11 @@ import requests
 from flask_migrate import upgrade
 
 from presence_app import create_app
+from presence_app.config import ConfigError
 from presence_app.extensions import db
 
 from .clients import Rest
-from .support import Proc, bearer, free_port, metric, scrape, service_env, wait_for
+from .support import SECRET, Proc, bearer, free_port, metric, scrape, service_env, wait_for
 
 pytestmark = pytest.mark.processes
 
@@ -149,3 +150,8 @@ def test_a_failing_job_logs_one_line_without_rq_s_traceback(production, own_sqli
     assert all(re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (INFO|WARNING|ERROR) ", line) for line in lines), lines
     assert "Traceback" not in worker.log()
     assert not [line for line in lines if "rq.worker" in line and "expire_stale_typing" in line], lines
+
+
+def test_an_unknown_log_format_is_refused_at_start():
+    with pytest.raises(ConfigError, match="LOG_FORMAT must be one of text, json"):
+        create_app({"JWT_SECRET_KEY": SECRET, "APP_ENV": "testing", "LOG_FORMAT": "xml"})

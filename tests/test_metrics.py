@@ -130,6 +130,7 @@ def test_production_without_a_token_refuses_metrics(make_app):
     ({"METRICS_TOKEN": "short"}, "METRICS_TOKEN must be at least"),
     ({"APP_ENV": "production", "METRICS_PORT": "9100"}, "METRICS_PORT needs METRICS_TOKEN"),
     ({"METRICS_PORT": "port"}, "METRICS_PORT must be a number"),
+    ({"METRICS_PORT": "70000"}, "METRICS_PORT must be a TCP port"),
 ])
 def test_metrics_settings_are_checked_at_start(settings, complaint):
     with pytest.raises(ConfigError, match=complaint):
