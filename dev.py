@@ -69,7 +69,7 @@ def ensure_venv(requirements):
 
 
 def ensure_js_deps():
-    """Install the JavaScript test client (socket.io-client) when Node.js and npm are present."""
+    """Install tests/js (socket.io-client, typescript, @asyncapi/specs) when Node.js and npm are present."""
     npm = shutil.which("npm")
     if not (npm and shutil.which("node") and os.path.exists(os.path.join(JS_TESTS, "package.json"))):
         _say("Node.js/npm not found: the JavaScript client tests will be skipped")

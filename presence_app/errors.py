@@ -80,6 +80,16 @@ class ServiceUnavailable(AppError):
     retry_after = RETRY_AFTER_SECONDS
 
 
+def vocabulary():
+    """Every `error` code an answer or ack may carry."""
+    found, classes = set(), [AppError]
+    while classes:
+        cls = classes.pop()
+        found.add(cls.code)
+        classes.extend(cls.__subclasses__())
+    return sorted(found | set(_HTTP_CODES.values()) | {"http_error", "internal_error"})
+
+
 def envelope(code, message, details=None):
     """The one error body of REST answers and socket acks."""
     return {"error": code, "message": _encodable(message), "details": _encodable(details or {})}

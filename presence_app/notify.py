@@ -24,6 +24,9 @@ TYPING_STOP = "typing_stop"
 SESSION_EXPIRED = "session_expired"
 STATUS_OVERRUN = "agent_status_overrun"
 _BATCHES = "presence_batches"
+# Roster builds of one org take at most about this share of the process: the larger the org,
+# the longer newcomers wait for the next build, and the more of them share it.
+SNAPSHOT_SHARE = 0.2
 log = logging.getLogger(__name__)
 
 
@@ -105,6 +108,7 @@ class Batches:
         self.lock = threading.Lock()
         self.changes, self.flushing = {}, False  # diff room -> {agent_id: latest change data}
         self.waiting, self.built_at = {}, {}  # org -> [sids], org -> when its snapshot was last built
+        self.cost = {}  # org -> seconds its last snapshot took to build
 
     def delivered(self, event, room, payload, local_rooms):
         """A local delivery happened: keep a presence change for this process's diff sockets of its org."""
@@ -132,20 +136,29 @@ class Batches:
             _emit(PRESENCE_DIFF, envelope(PRESENCE_DIFF, data), to=room, ignore_queue=True)
 
     def snapshot(self, sid, org, build):
-        """Send `sid` its org's roster: at once after a quiet window, else with the window's shared build."""
+        """Send `sid` its org's roster: at once after a quiet spell, else with the next shared build."""
         now = time.monotonic()
         with self.lock:
             queued = self.waiting.get(org)
-            if queued is None and now - self.built_at.get(org, 0.0) >= self.window:
+            next_at = self.built_at.get(org, -float("inf")) + self._gap(org)
+            first = queued is None and now >= next_at
+            if first:
                 self.built_at[org] = now
-                first = True
             else:
-                first = False
                 self.waiting.setdefault(org, []).append(sid)
         if first:
-            _send_state([sid], *build())
+            self._build_and_send(org, [sid], build)
         elif queued is None:
-            socketio.start_background_task(self._flush_snapshot, org, build, self.built_at[org] + self.window - now)
+            socketio.start_background_task(self._flush_snapshot, org, build, next_at - now)
+
+    def _gap(self, org):
+        return max(self.window, self.cost.get(org, 0.0) / SNAPSHOT_SHARE)
+
+    def _build_and_send(self, org, sids, build):
+        started = time.monotonic()
+        agents, server_time = build()
+        self.cost[org] = time.monotonic() - started
+        _send_state(sids, agents, server_time)
 
     def _flush_snapshot(self, org, build, delay):
         socketio.sleep(max(0.0, delay))
@@ -154,7 +167,7 @@ class Batches:
             self.built_at[org] = time.monotonic()
         with self.app.app_context():
             try:
-                _send_state(sids, *build())
+                self._build_and_send(org, sids, build)
             except Exception as exc:  # noqa: BLE001 - they can still ask with sync {}
                 log.warning("roster snapshot of %s sockets failed: %s", len(sids), exc)
 

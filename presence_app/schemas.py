@@ -111,7 +111,7 @@ class StatusIn(_Strict):
     status = _string(required=True, validate=validate.OneOf(STATUSES, error=f"must be one of {', '.join(STATUSES)}"))
     message = _string(load_default="", validate=[
         validate.Length(max=140, error="must be at most 140 characters"), _text])
-    reason_code = _string(load_default=None, allow_none=True, validate=_code)
+    reason_code = _string(load_default=None, allow_none=True, validate=_code, metadata={"pattern": f"^{CODE.pattern}$"})
     until = Instant(load_default=None, allow_none=True)
     for_minutes = StrictInteger(load_default=None, allow_none=True, validate=_range(1, 1440))
 
@@ -130,7 +130,7 @@ class ActivityIn(_Strict):
 class ChatIn(_Strict):
     """Body of typing and chat-room events; also the typing DELETE query."""
 
-    chat_id = _string(required=True, validate=_chat_id)
+    chat_id = _string(required=True, validate=_chat_id, metadata={"pattern": f"^{CHAT_ID.pattern}$"})
 
 
 class Empty(_Strict):
@@ -161,7 +161,7 @@ class RosterQuery(_Strict):
 class ReasonCodeIn(_Strict):
     """One reason code of PUT /reason-codes/."""
 
-    code = _string(required=True, validate=_code)
+    code = _string(required=True, validate=_code, metadata={"pattern": f"^{CODE.pattern}$"})
     label = _string(required=True, validate=[
         validate.Length(min=1, max=64, error="must be 1-64 characters"), _text])
     statuses = fields.List(
@@ -302,7 +302,8 @@ def _sentence(details, prefix=""):
 
 def iso(value):
     """ISO 8601 UTC with a Z, to the second."""
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
+    # Not strftime("%Y"): it writes the year 316 as "316", and ISO 8601 wants four digits.
+    return f"{value.year:04d}-{value:%m-%dT%H:%M:%S}Z" if value else None
 
 
 def iso_epoch(seconds):

@@ -210,3 +210,13 @@ def test_a_31_day_range_with_an_offset_is_accepted(timeline, client):
                    headers=bearer(SUPERVISOR, role="supervisor"))
     assert r.status_code == 200, r.json
     assert (r.json["since"], r.json["until"]) == ("2025-10-01T03:00:00Z", "2025-11-01T03:00:00Z")
+
+
+def test_a_range_in_an_early_century_answers_four_digit_years(app, client):
+    # Found by tests/test_openapi.py: strftime wrote the year 316 as "316", which is no ISO 8601 date.
+    query = {"since": "0316-03-31T03:23:30Z", "until": "0316-04-01T05:14:04Z", "group_by": "day"}
+    answer = client.get(REPORT, query_string=query, headers=bearer(SUPERVISOR, role="supervisor"))
+    assert answer.status_code == 200, answer.get_json()
+    report = answer.get_json()
+    assert (report["since"], report["until"]) == (query["since"], query["until"])
+    assert [row["day"] for row in report["rows"]] == ["0316-03-31", "0316-04-01"]

@@ -6,7 +6,7 @@ from ..errors import Unauthorized
 from ..services.identity import bearer_token, decode, ensure_agent, refuse_query_token
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
-PUBLIC = {"api.issue_token"}
+PUBLIC = {"api.issue_token", "api.openapi_document", "api.asyncapi_document", "api.docs_page"}
 
 
 @bp.before_request
@@ -31,4 +31,4 @@ def caller():
     return g.identity
 
 
-from . import auth, health, presence, reason_codes, reports, typing  # noqa: E402,F401  (routes register on bp)
+from . import auth, docs, health, presence, reason_codes, reports, typing  # noqa: E402,F401  (routes register on bp)

@@ -1,13 +1,15 @@
 """POST /auth/token: standalone login that mints the same tokens the platform does."""
 from flask import request
 
-from .. import throttle
+from .. import shapes, throttle
+from ..openapi import documented
 from ..schemas import LoginIn, load_json
 from ..services import identity
 from . import bp
 
 
 @bp.post("/auth/token")
+@documented(shapes.TokenAnswer, body=LoginIn, public=True, errors=(401, 429, 503))
 def issue_token():
     """Exchange an email and password for a bearer token."""
     throttle.hit("login", "address", request.remote_addr or "")

@@ -1,24 +1,29 @@
 """Presence endpoints: mine, set-status, heartbeat, activity, the org roster and one agent."""
 from flask import current_app, request
 
+from .. import shapes
+from ..openapi import documented
 from ..schemas import ActivityIn, Empty, RosterQuery, StatusIn, load, load_json
 from ..services import presence
 from . import bp, caller
 
 
 @bp.get("/presence/me/")
+@documented(shapes.Presence)
 def me():
     """My presence."""
     return presence.get(caller().org, caller().agent_id)
 
 
 @bp.post("/presence/set-status/")
+@documented(shapes.Presence, body=StatusIn)
 def set_status():
     """Set my status and optional message."""
     return presence.set_status(caller(), **load_json(StatusIn, request.get_data()))
 
 
 @bp.post("/presence/heartbeat/")
+@documented(shapes.Presence, body=Empty)
 def heartbeat():
     """I am alive; answers my presence."""
     load_json(Empty, request.get_data())
@@ -26,6 +31,7 @@ def heartbeat():
 
 
 @bp.get("/presence/")
+@documented(shapes.Roster, query=RosterQuery)
 def roster():
     """The presence of my org's agents, filtered by status and availability."""
     query = load(RosterQuery, request.args.to_dict())
@@ -34,24 +40,28 @@ def roster():
 
 
 @bp.get("/presence/<agent_id:agent_id>/")
+@documented(shapes.Presence)
 def one(agent_id):
     """One agent of my org."""
     return presence.get(caller().org, agent_id)
 
 
 @bp.post("/presence/<agent_id:agent_id>/set-status/")
+@documented(shapes.Presence, body=StatusIn, errors=(403,))
 def set_agent_status(agent_id):
     """A supervisor sets another agent's status (reason supervisor)."""
     return presence.set_status(caller(), agent_id=agent_id, **load_json(StatusIn, request.get_data()))
 
 
 @bp.post("/presence/activity/")
+@documented(shapes.Presence, body=ActivityIn)
 def activity():
     """My console reports idle (true) or active (false); answers my presence."""
     return presence.activity(caller(), load_json(ActivityIn, request.get_data())["idle"])
 
 
 @bp.get("/settings/")
+@documented(shapes.Settings)
 def settings():
     """What a console needs to know of this service's configuration."""
     return {"idle_away_seconds": current_app.config["IDLE_AWAY_SECONDS"]}

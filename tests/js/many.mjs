@@ -10,21 +10,28 @@ const [url, file, seconds] = process.argv.slice(2);
 const tokens = readFileSync(file, "utf8").split("\n").filter(Boolean);
 let connected = 0;
 let gotState = 0;
+let lastConnectMs = 0;
+const dropped = {};
 const errors = [];
+const started = Date.now();
 const sockets = tokens.map((token) => {
   const socket = io(url, { auth: { token }, transports: ["websocket"], reconnection: false, timeout: 60000 });
-  socket.on("connect", () => (connected += 1));
+  socket.on("connect", () => {
+    connected += 1;
+    lastConnectMs = Date.now() - started;
+  });
   socket.on("presence_state", () => (gotState += 1));
+  socket.on("disconnect", (reason) => (dropped[reason] = (dropped[reason] || 0) + 1));
   socket.on("connect_error", (error) => errors.push(error.message));
   return socket;
 });
-const started = Date.now();
 const timer = setInterval(() => {
   const done = gotState + errors.length >= tokens.length;
   if (done || Date.now() - started > Number(seconds) * 1000) {
     clearInterval(timer);
     process.stdout.write(JSON.stringify({ n: tokens.length, connected, got_state: gotState,
-      errors: errors.slice(0, 5), error_count: errors.length }) + "\n");
+      errors: errors.slice(0, 5), error_count: errors.length, last_connect_ms: lastConnectMs, dropped,
+      elapsed_ms: Date.now() - started }) + "\n");
   }
 }, 100);
 createInterface({ input: process.stdin }).on("line", () => {
