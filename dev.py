@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Developer entry: `./dev.py run` serves embedded mode on :8001; `./dev.py test` runs every test.
+"""Developer entry: `./dev.py run` serves embedded mode on :8001; `./dev.py test` runs every test;
+`./dev.py prod` runs the production topology locally (release, two web processes and a worker).
 
 Both need only Python 3.11+: they make .venv, install the hashed locks (requirements.txt,
 requirements-dev.txt) when those change, and (run) apply migrations and create the demo agents
@@ -8,8 +9,10 @@ first. `./dev.py lock` rewrites both locks from requirements.in and requirements
 import hashlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 import venv
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
@@ -37,8 +40,9 @@ def _digest(*paths):
 
 def _up_to_date(stamp_name, digest):
     stamp = os.path.join(VENV, stamp_name)
-    if os.path.exists(stamp) and open(stamp).read() == digest:
-        return True, stamp
+    if os.path.exists(stamp):
+        with open(stamp) as handle:
+            return handle.read() == digest, stamp
     return False, stamp
 
 
@@ -97,6 +101,61 @@ def run(args):
     os.execve(PYTHON, [PYTHON, "wsgi.py", *args], env)
 
 
+STOP_SECONDS = 10  # a child that has not stopped this long after SIGTERM is killed
+
+
+def prod(_args):
+    """Production topology on this machine: release, web on PORT and PORT+1, a worker; Ctrl-C or SIGTERM stops all."""
+    env = dict(os.environ)
+    env.setdefault("APP_ENV", "production")
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    missing = [name for name in ("DATABASE_URL", "REDIS_URL") if not env.get(name)]
+    if env["APP_ENV"] == "production" and not env.get("JWT_SECRET_KEY"):
+        missing.append("JWT_SECRET_KEY")
+    if missing:
+        sys.exit(f"dev.py prod: set {', '.join(missing)} (a PostgreSQL database, a Redis and, in production, the "
+                 "token key), e.g. DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres "
+                 "REDIS_URL=redis://127.0.0.1:6379/0 JWT_SECRET_KEY=$(python3 -c 'import secrets; "
+                 "print(secrets.token_urlsafe(48))') ./dev.py prod")
+    ensure_venv("requirements.txt")
+    port = int(env.get("PORT") or 8001)
+    _say("release: flask db upgrade")
+    if subprocess.call([PYTHON, "-m", "flask", "--app", "presence_app", "db", "upgrade"], env=env, cwd=ROOT):
+        sys.exit("dev.py prod: the release (flask db upgrade) failed; nothing was started")
+    # The Procfile's commands with .venv's python; each child in its own process group, so that
+    # a Ctrl-C reaches it once, forwarded from here, never twice (RQ takes a second one as "kill now").
+    plan = (("web1", "wsgi.py", port), ("web2", "wsgi.py", port + 1), ("worker", "worker.py", None))
+    children = {name: subprocess.Popen([PYTHON, script], cwd=ROOT, process_group=0,
+                                       env=dict(env, PORT=str(at)) if at else env) for name, script, at in plan}
+    _say(f"web1 on :{port}, web2 on :{port + 1}, worker: pids "
+         + ", ".join(f"{name} {child.pid}" for name, child in children.items()) + " (Ctrl-C stops them)")
+    stopping = []
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda signum, _frame: stopping.append(signum))
+    while not stopping and all(child.poll() is None for child in children.values()):
+        time.sleep(0.2)
+    sys.exit(_stop_all(children, stopping))
+
+
+def _stop_all(children, stopping):
+    """SIGTERM every child still running, wait, kill the stragglers; the exit status of the whole."""
+    ended = [name for name, child in children.items() if child.poll() is not None]
+    if ended and not stopping:
+        _say(f"{', '.join(ended)} exited; stopping the others")
+    for child in children.values():
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    for name, child in children.items():
+        try:
+            child.wait(timeout=STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            _say(f"{name} did not stop within {STOP_SECONDS} s; killing it")
+            child.kill()
+            child.wait()
+    _say("stopped")
+    return 0 if stopping else 1
+
+
 def test(args):
     """Run the whole suite (pytest arguments pass through)."""
     ensure_venv("requirements-dev.txt")
@@ -147,7 +206,8 @@ def lock(args):
 
 
 if __name__ == "__main__":
-    commands = {"run": run, "test": test, "install": install, "lock": lock}
+    commands = {"run": run, "prod": prod, "test": test, "install": install, "lock": lock}
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
-        sys.exit("usage: ./dev.py run | ./dev.py test [pytest args] | ./dev.py install | ./dev.py lock [uv args]")
+        sys.exit("usage: ./dev.py run | ./dev.py prod | ./dev.py test [pytest args] | ./dev.py install | "
+                 "./dev.py lock [uv args]")
     commands[sys.argv[1]](sys.argv[2:])

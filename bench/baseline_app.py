@@ -14,7 +14,7 @@ eventlet.monkey_patch()
 import argparse  # noqa: E402
 import os  # noqa: E402
 import sqlite3  # noqa: E402
-from datetime import datetime, timezone  # noqa: E402
+from datetime import UTC, datetime  # noqa: E402
 
 import jwt  # noqa: E402
 from flask import Flask, jsonify, request  # noqa: E402
@@ -54,7 +54,7 @@ def main():
             claims = jwt.decode(header[7:], secret, algorithms=["HS256"], options={"require": ["exp", "sub"]})
         except jwt.PyJWTError:
             return jsonify(error="unauthorized"), 401
-        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        now = datetime.now(UTC).replace(tzinfo=None)
         cursor = conn.cursor()
         cursor.execute(statement, (now, int(claims["sub"])))
         conn.commit()

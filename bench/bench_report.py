@@ -39,7 +39,7 @@ ORDER BY n, a
 
 
 def main():
-    with bench_app() as app:
+    with bench_app():
         if dialect() != "postgresql":
             raise SystemExit("bench_report.py runs on PostgreSQL: set DATABASE_URL=postgresql://...")
         seed(AGENTS, status="online")

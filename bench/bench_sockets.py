@@ -71,7 +71,8 @@ def through_redis(env, tokens, rounds):
     queue = dict(env, REDIS_URL=f"redis://127.0.0.1:{redis_port}/0")
     ports = free_port(), free_port()
     webs = [Server(f"web{i + 1}", [PY, "wsgi.py"], port, dict(queue, PORT=str(port))) for i, port in enumerate(ports)]
-    listener, trigger = open(tokens).read().split()[:2]
+    with open(tokens) as handle:
+        listener, trigger = handle.read().split()[:2]
     try:
         def timed(trigger_url):
             out = subprocess.run(["taskset", "-c", "1", "node", os.path.join(HERE, "latency.mjs"), webs[0].url,

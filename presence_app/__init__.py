@@ -1,5 +1,4 @@
 """presence_app: agent presence and typing for customer-support consoles."""
-import logging
 import os
 import socket
 import uuid
@@ -11,7 +10,7 @@ from sqlalchemy import event
 
 # sockets is imported before any SocketIO.init_app: handlers declared while no server exists are kept
 # and bound to every server init_app creates; declared later, they would bind to one app's server only.
-from . import cli, config, errors, fanout, http, notify, sockets, throttle  # noqa: F401
+from . import cli, config, errors, fanout, http, logs, metrics, notify, sockets, throttle  # noqa: F401
 from .extensions import db, jwt, migrate, socketio
 
 
@@ -23,7 +22,8 @@ def create_app(env=None, role="web"):
     app.url_map.strict_slashes = False
     app.json.sort_keys = False  # keep the contract's field order
     app.json.ensure_ascii = False  # names like "João" travel as UTF-8
-    register_logging(app)
+    logs.init_app(app)
+    metrics.init_app(app, live_sockets=lambda: len(sockets.live_sockets(app)))
     register_extensions(app)
     register_socketio(app, role)
     http.init_app(app)
@@ -31,11 +31,6 @@ def create_app(env=None, role="web"):
     errors.init_app(app)
     cli.init_app(app)
     return app
-
-
-def register_logging(app):
-    """Log to stderr at LOG_LEVEL, as a Heroku-style process should."""
-    logging.basicConfig(level=app.config["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
 def register_extensions(app):
@@ -74,12 +69,13 @@ def register_socketio(app, role):
     if role == "worker":
         if not url:
             raise config.ConfigError("the worker needs REDIS_URL (embedded mode runs jobs in the web process)")
-        socketio.init_app(None, client_manager=fanout.RedisQueue(url, write_only=True), async_mode="threading")
+        manager = fanout.RedisQueue(url, app.config["REDIS_OPTIONS"], write_only=True)
+        socketio.init_app(None, client_manager=manager, async_mode="threading")
         return
     if app.config["ASYNC_MODE"] == "eventlet":
         # Known and documented (README, "Async mode"); the banner would greet every command.
         warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
-    manager = fanout.RedisQueue(url) if url else fanout.LocalQueue()
+    manager = fanout.RedisQueue(url, app.config["REDIS_OPTIONS"]) if url else fanout.LocalQueue()
     notify.init_app(app, manager)
     socketio.init_app(app, client_manager=manager, async_mode=app.config["ASYNC_MODE"],
                       cors_allowed_origins=app.config["CORS_ALLOWED_ORIGINS"],

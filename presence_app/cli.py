@@ -1,4 +1,6 @@
 """flask commands: provisioning agents for standalone login."""
+import contextlib
+
 import click
 from flask import current_app
 from flask.cli import with_appcontext
@@ -50,10 +52,8 @@ def demo_agents():
     if current_app.config["APP_ENV"] != "development":
         raise click.ClickException("demo agents exist only with APP_ENV=development")
     for email, name, role in DEMO_AGENTS:
-        try:
+        with contextlib.suppress(AppError):  # already there from an earlier run
             identity.create_agent(email, name, DEMO_PASSWORD, role=role)
-        except AppError:
-            pass  # already there from an earlier run
         click.echo(f"  demo login: {email} / {DEMO_PASSWORD} ({name}, {role})")
     if not reason_codes.codes_of("default"):
         reason_codes.replace(identity.Identity(0, "demo", "default", "supervisor"), list(DEMO_CODES))

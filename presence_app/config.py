@@ -7,6 +7,9 @@ import limits
 DEV_JWT_SECRET = "dev-only-insecure-secret-change-me-in-production!!"
 ASYNC_MODES = ("eventlet", "gevent", "threading")
 ENVIRONMENTS = ("production", "development", "testing")
+LOG_FORMATS = ("text", "json")
+TLS_VERIFY = ("required", "none")
+MIN_METRICS_TOKEN = 16
 MAX_MESSAGE_BYTES = 16 * 1024  # a REST body or a Socket.IO message
 DB_CONNECT_TIMEOUT_SECONDS = 5  # an unreachable database answers 503 after this, not a hung request
 
@@ -84,6 +87,34 @@ def _origins(env):
     return [origin.strip() for origin in raw.split(",") if origin.strip()]
 
 
+def _redis_options(env, url):
+    """Keyword arguments every Redis client gets: the TLS settings of a rediss:// URL."""
+    verify = env.get("REDIS_TLS_VERIFY") or "required"
+    if verify not in TLS_VERIFY:
+        raise ConfigError(f"REDIS_TLS_VERIFY must be one of {', '.join(TLS_VERIFY)}")
+    ca_file = env.get("REDIS_TLS_CA_FILE") or None
+    if ca_file and not os.path.isfile(ca_file):
+        raise ConfigError(f"REDIS_TLS_CA_FILE is not a readable file: {ca_file!r}")
+    if not (url or "").startswith("rediss://"):
+        return {}
+    if verify == "none":
+        # Hosted Redis (Heroku's) presents a self-signed certificate: encrypted, but not verifiable.
+        return {"ssl_cert_reqs": "none", "ssl_check_hostname": False}
+    return {"ssl_cert_reqs": "required", "ssl_ca_certs": ca_file} if ca_file else {"ssl_cert_reqs": "required"}
+
+
+def _metrics(env, app_env):
+    token = env.get("METRICS_TOKEN") or None
+    if token is not None and len(token) < MIN_METRICS_TOKEN:
+        raise ConfigError(f"METRICS_TOKEN must be at least {MIN_METRICS_TOKEN} characters")
+    port = _count(env, "METRICS_PORT", 0, minimum=0) or None
+    if port and port > 65535:
+        raise ConfigError(f"METRICS_PORT must be a TCP port (1-65535), got {port}")
+    if port and token is None and app_env == "production":
+        raise ConfigError("METRICS_PORT needs METRICS_TOKEN in production: the worker's metrics would be open")
+    return {"METRICS_TOKEN": token, "METRICS_PORT": port}
+
+
 def from_env(env, instance_path):
     """Return the Flask config mapping built from an environment mapping."""
     app_env = env.get("APP_ENV", "production")
@@ -96,6 +127,9 @@ def from_env(env, instance_path):
     url = database_url(env.get("DATABASE_URL") or f"sqlite:///{os.path.join(instance_path, 'presence.db')}")
     typing_timeout = _number(env, "TYPING_TIMEOUT_SECONDS", 30)
     beat = _number(env, "PROCESS_BEAT_SECONDS", 5)
+    log_format = env.get("LOG_FORMAT") or "text"
+    if log_format not in LOG_FORMATS:
+        raise ConfigError(f"LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}")
     return {
         "APP_ENV": app_env,
         "ASYNC_MODE": async_mode,
@@ -103,6 +137,7 @@ def from_env(env, instance_path):
         # A development server answers only this machine unless HOST says otherwise.
         "HOST": env.get("HOST") or ("127.0.0.1" if app_env == "development" else "0.0.0.0"),
         "REDIS_URL": redis_url,
+        "REDIS_OPTIONS": _redis_options(env, redis_url),
         "SQLALCHEMY_DATABASE_URI": url,
         "SQLALCHEMY_ENGINE_OPTIONS": _engine_options(url),
         "JWT_SECRET_KEY": _jwt_secret(env, app_env),
@@ -138,4 +173,6 @@ def from_env(env, instance_path):
         "PRESENCE_BATCH_MS": _count(env, "PRESENCE_BATCH_MS", 250),
         "MAX_CONTENT_LENGTH": MAX_MESSAGE_BYTES,
         "LOG_LEVEL": env.get("LOG_LEVEL", "INFO").upper(),
+        "LOG_FORMAT": log_format,
+        **_metrics(env, app_env),
     }

@@ -43,8 +43,9 @@ class RedisQueue(socketio.RedisManager, Observed):
     # (PubSubManager.emit) goes first; every local delivery, this process's own events and those
     # of other processes alike, goes through Observed.emit.
 
-    def __init__(self, url, write_only=False):
-        super().__init__(url, channel="flask-socketio", write_only=write_only)
+    def __init__(self, url, options=None, write_only=False):
+        # `options`: what every Redis client of the app gets (config REDIS_OPTIONS: TLS settings).
+        super().__init__(url, channel="flask-socketio", write_only=write_only, redis_options=options or {})
         self._publish_down_until = 0.0
 
     def _redis_connect(self):
@@ -52,13 +53,15 @@ class RedisQueue(socketio.RedisManager, Observed):
         # with keepalive to notice a vanished peer, and a bounded connect.
         module = self._get_redis_module()
         self.redis = module.Redis.from_url(self.redis_url, socket_timeout=PUBLISH_TIMEOUT_SECONDS,
-                                           socket_connect_timeout=PUBLISH_TIMEOUT_SECONDS)
+                                           socket_connect_timeout=PUBLISH_TIMEOUT_SECONDS, **self.redis_options)
         self.connected = True
 
     def _subscribe(self):
-        listener = self._get_redis_module().Redis.from_url(self.redis_url, socket_connect_timeout=RETRY_SECONDS,
-                                                           socket_keepalive=True)
-        self.pubsub = listener.pubsub(ignore_subscribe_messages=True)
+        # Kept on self: a client that is garbage-collected closes its pool, and with it, over TLS, the
+        # subscription's socket ("I/O operation on closed file").
+        self.listener = self._get_redis_module().Redis.from_url(
+            self.redis_url, socket_connect_timeout=RETRY_SECONDS, socket_keepalive=True, **self.redis_options)
+        self.pubsub = self.listener.pubsub(ignore_subscribe_messages=True)
         self.pubsub.subscribe(self.channel)
 
     def _publish(self, data):

@@ -1,30 +1,36 @@
 """Scheduled job functions and the one list of periodic jobs."""
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
+from .metrics import timed_job
 from .services import connections, deadlines, presence, typing
 
 
+@timed_job
 def check_agent_presence_timeout():
     """Set offline (reason timeout) every agent with no socket and no sign of life."""
     return presence.expire_inactive()
 
 
+@timed_job
 def expire_stale_typing():
     """Stop every typing indicator not renewed within TYPING_TIMEOUT_SECONDS."""
     return typing.expire_stale()
 
 
+@timed_job
 def maintain_connections():
     """Reap sockets of dead web processes, then announce disconnects past their grace."""
     return {"reaped": connections.reap_dead_processes(), "settled": connections.settle()}
 
 
+@timed_job
 def expire_statuses():
     """Return each agent whose expiring status passed to the state before it (reason expired)."""
     return deadlines.expire_statuses()
 
 
+@timed_job
 def announce_status_overruns():
     """Tell supervisors, once each, of statuses that outlasted their reason code's max_minutes."""
     return deadlines.announce_overruns()

@@ -1,9 +1,7 @@
 """Tables of the service; models mutate rows, they never commit or emit."""
 from datetime import datetime
-from typing import Optional
 
-from sqlalchemy import (BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint, false,
-                        text)
+from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .dbtime import now
@@ -22,8 +20,8 @@ class Agent(db.Model):
     org: Mapped[str] = mapped_column(String(64), index=True)
     name: Mapped[str] = mapped_column(String(120))
     role: Mapped[str] = mapped_column(String(16), default="agent")
-    email: Mapped[Optional[str]] = mapped_column(String(254), unique=True)
-    password_hash: Mapped[Optional[str]] = mapped_column(String(255))
+    email: Mapped[str | None] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=now())
 
 
@@ -39,27 +37,27 @@ class Presence(db.Model):
     status_message: Mapped[str] = mapped_column(String(140), default="")
     previous_status: Mapped[str] = mapped_column(String(16), default="offline")
     status_changed_at: Mapped[datetime] = mapped_column(DateTime, default=now())
-    last_heartbeat: Mapped[Optional[datetime]] = mapped_column(DateTime)
+    last_heartbeat: Mapped[datetime | None] = mapped_column(DateTime)
     last_seen: Mapped[datetime] = mapped_column(DateTime, default=now())
     connections: Mapped[int] = mapped_column(Integer, default=0)
     websocket_connected: Mapped[bool] = mapped_column(Boolean, default=False)
-    disconnected_at: Mapped[Optional[datetime]] = mapped_column(DateTime)
+    disconnected_at: Mapped[datetime | None] = mapped_column(DateTime)
     timed_out: Mapped[bool] = mapped_column(Boolean, default=False)
-    resume_status: Mapped[Optional[str]] = mapped_column(String(16))
-    resume_message: Mapped[Optional[str]] = mapped_column(String(140))
+    resume_status: Mapped[str | None] = mapped_column(String(16))
+    resume_message: Mapped[str | None] = mapped_column(String(140))
     change_reason: Mapped[str] = mapped_column(String(16), default="manual")
     changed_at: Mapped[datetime] = mapped_column(DateTime, default=now())
     seq: Mapped[int] = mapped_column(BigInteger, default=0)
-    reason_code: Mapped[Optional[str]] = mapped_column(String(32))
-    resume_reason_code: Mapped[Optional[str]] = mapped_column(String(32))
+    reason_code: Mapped[str | None] = mapped_column(String(32))
+    resume_reason_code: Mapped[str | None] = mapped_column(String(32))
     # When the current reason code was applied; its max_minutes counts from here, announced once.
-    code_since: Mapped[Optional[datetime]] = mapped_column(DateTime)
+    code_since: Mapped[datetime | None] = mapped_column(DateTime)
     overrun_announced: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # An expiring status: at status_until the agent returns to the revert_* state (reason expired).
-    status_until: Mapped[Optional[datetime]] = mapped_column(DateTime)
-    revert_status: Mapped[Optional[str]] = mapped_column(String(16))
-    revert_message: Mapped[Optional[str]] = mapped_column(String(140))
-    revert_reason_code: Mapped[Optional[str]] = mapped_column(String(32))
+    status_until: Mapped[datetime | None] = mapped_column(DateTime)
+    revert_status: Mapped[str | None] = mapped_column(String(16))
+    revert_message: Mapped[str | None] = mapped_column(String(140))
+    revert_reason_code: Mapped[str | None] = mapped_column(String(32))
     # Away because the console reported idleness: only such an away returns to online on activity.
     idle_away: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
@@ -94,9 +92,9 @@ class PresenceChange(db.Model):
     websocket_connected: Mapped[bool] = mapped_column(Boolean)
     reason: Mapped[str] = mapped_column(String(16))
     at: Mapped[datetime] = mapped_column(DateTime)
-    reason_code: Mapped[Optional[str]] = mapped_column(String(32))
+    reason_code: Mapped[str | None] = mapped_column(String(32))
     # Who made the change: the agent, its supervisor, or null for the system (README, "Audit").
-    actor_id: Mapped[Optional[int]] = mapped_column(BigInteger)
+    actor_id: Mapped[int | None] = mapped_column(BigInteger)
 
     __table_args__ = (
         # A second announcement of one transition would need a second row with the same seq.
@@ -116,7 +114,7 @@ class ReasonCode(db.Model):
     code: Mapped[str] = mapped_column(String(32), primary_key=True)
     label: Mapped[str] = mapped_column(String(64))
     statuses: Mapped[str] = mapped_column(String(32))  # comma-separated
-    max_minutes: Mapped[Optional[int]] = mapped_column(Integer)
+    max_minutes: Mapped[int | None] = mapped_column(Integer)
     position: Mapped[int] = mapped_column(Integer)
 
 
@@ -157,4 +155,4 @@ class Hearing(db.Model):
     __tablename__ = "hearing"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     heard_since: Mapped[datetime] = mapped_column(DateTime)
-    swept_at: Mapped[Optional[datetime]] = mapped_column(DateTime)
+    swept_at: Mapped[datetime | None] = mapped_column(DateTime)

@@ -10,6 +10,7 @@ import threading
 import time
 from urllib.parse import unquote
 
+from . import metrics
 from .extensions import socketio
 from .keys import key
 from .schemas import change_event, iso, iso_epoch, typing_event
@@ -59,16 +60,21 @@ def envelope(event, data):
     return {"event": event, "data": data, "version": VERSION}
 
 
+def _emit(event, payload, **options):
+    metrics.emitted(event)
+    socketio.emit(event, payload, **options)
+
+
 def presence_changed(rows):
     """Announce committed presence changes to each agent's org (diff-mode sockets get them batched)."""
     for row in sorted(rows, key=lambda r: (r.agent_id, r.seq)):
-        socketio.emit(PRESENCE_CHANGED, envelope(PRESENCE_CHANGED, change_event(row)), to=org_room(row.org))
+        _emit(PRESENCE_CHANGED, envelope(PRESENCE_CHANGED, change_event(row)), to=org_room(row.org))
 
 
 def typing(event, rows):
     """Announce committed typing starts or stops to each chat's room."""
     for row in rows:
-        socketio.emit(event, envelope(event, typing_event(row)), to=chat_room(row.org, row.chat_id))
+        _emit(event, envelope(event, typing_event(row)), to=chat_room(row.org, row.chat_id))
 
 
 def presence_state(app, sid, org, build):
@@ -78,7 +84,7 @@ def presence_state(app, sid, org, build):
 
 def session_expired(sid, expired_at):
     """Tell one socket its token has expired (it is disconnected next)."""
-    socketio.emit(SESSION_EXPIRED, envelope(SESSION_EXPIRED, {"expired_at": expired_at}), to=sid)
+    _emit(SESSION_EXPIRED, envelope(SESSION_EXPIRED, {"expired_at": expired_at}), to=sid)
 
 
 def status_overrun(rows):
@@ -86,7 +92,7 @@ def status_overrun(rows):
     for row in rows:
         data = {"agent_id": row.agent_id, "name": row.name, "status": row.status, "reason_code": row.reason_code,
                 "since": iso(row.code_since), "max_minutes": row.max_minutes}
-        socketio.emit(STATUS_OVERRUN, envelope(STATUS_OVERRUN, data), to=supervisor_room(row.org))
+        _emit(STATUS_OVERRUN, envelope(STATUS_OVERRUN, data), to=supervisor_room(row.org))
 
 
 def init_app(app, manager):
@@ -127,7 +133,7 @@ class Batches:
             pending, self.changes, self.flushing = self.changes, {}, False
         for room, latest in pending.items():
             data = {"changes": [latest[agent_id] for agent_id in sorted(latest)], "server_time": iso_epoch(time.time())}
-            socketio.emit(PRESENCE_DIFF, envelope(PRESENCE_DIFF, data), to=room, ignore_queue=True)
+            _emit(PRESENCE_DIFF, envelope(PRESENCE_DIFF, data), to=room, ignore_queue=True)
 
     def snapshot(self, sid, org, build):
         """Send `sid` its org's roster: at once after a quiet spell, else with the next shared build."""
@@ -170,12 +176,12 @@ def _send_state(sids, agents, server_time):
     # One emit to a room of the waiting sockets: the roster is encoded once, however many wait.
     payload = envelope(PRESENCE_STATE, {"agents": agents, "server_time": server_time})
     if len(sids) == 1:
-        socketio.emit(PRESENCE_STATE, payload, to=sids[0], ignore_queue=True)
+        _emit(PRESENCE_STATE, payload, to=sids[0], ignore_queue=True)
         return
     manager, room = socketio.server.manager, key("snapshot", sids[0])
     here = [sid for sid in sids if manager.is_connected(sid, "/")]
     for sid in here:
         socketio.server.enter_room(sid, room)
-    socketio.emit(PRESENCE_STATE, payload, to=room, ignore_queue=True)
+    _emit(PRESENCE_STATE, payload, to=room, ignore_queue=True)
     for sid in here:
         socketio.server.leave_room(sid, room)

@@ -1,11 +1,13 @@
 """Long-running loops: a web process's beat and embedded jobs, and the worker's scheduler."""
+import contextlib
 import logging
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from flask import current_app
 
+from . import logs, metrics
 from .errors import translate
 from .extensions import db, socketio
 from .jobs import PERIODIC
@@ -81,7 +83,7 @@ def register_schedules(scheduler, config):
     for job in PERIODIC:
         if job_id(job) in scheduler:
             scheduler.cancel(job_id(job))
-        first = datetime.now(timezone.utc).replace(tzinfo=None) + timedelta(seconds=1)
+        first = datetime.now(UTC).replace(tzinfo=None) + timedelta(seconds=1)
         scheduler.schedule(first, job.func, id=job_id(job), interval=max(1, int(config[job.every])),
                            timeout=max(30, int(config[job.every]) * 2), queue_name=QUEUE)
 
@@ -116,16 +118,15 @@ def lead_scheduler(connection, config, stop):
             log.exception("scheduler pass failed")
         stop.wait(poll)
     if leading:
-        try:
+        with contextlib.suppress(LockError):  # lost meanwhile: nothing to release
             lease.release()
-        except LockError:
-            pass
 
 
 def run_worker(app):
     """The Procfile's worker: one RQ worker, plus the scheduler if it wins the lease."""
     from redis import Redis
     from rq import Queue, SimpleWorker
+    from rq.job_lifecycle import call_exception_handlers
 
     class AppWorker(SimpleWorker):
         """Runs each job inside the app context, in this process (no fork per job)."""
@@ -137,14 +138,30 @@ def run_worker(app):
             with app.app_context():
                 return super().execute_job(job, queue)
 
-    connection = Redis.from_url(app.config["REDIS_URL"])
+        def handle_exception(self, job, *exc_info):
+            # One line for an outage (every job fails alike while it lasts); a bug keeps its traceback.
+            known = translate(exc_info[1])
+            if known is not None:
+                log.warning("job %s failed: %s", job.func_name, known.message)
+            else:
+                log.error("job %s failed", job.func_name, exc_info=exc_info)
+            call_exception_handlers(self._exc_handlers, job, *exc_info)
+
+    config = app.config
+    logs.startup(config, "worker")
+    if config["METRICS_PORT"]:
+        metrics.serve_worker_metrics(config)
+        log.info("metrics on http://%s:%s/metrics", config["HOST"], config["METRICS_PORT"])
+    connection = Redis.from_url(config["REDIS_URL"], **config["REDIS_OPTIONS"])
     _wait_for(connection)
     stop = threading.Event()
     thread = threading.Thread(target=lead_scheduler, args=(connection, app.config, stop),
                               name="scheduler", daemon=True)
     thread.start()
     try:
-        AppWorker([Queue(QUEUE, connection=connection)], connection=connection).work(with_scheduler=False)
+        # RQ says three INFO lines per job: periodic jobs would fill the log; failures come from handle_exception.
+        AppWorker([Queue(QUEUE, connection=connection)], connection=connection,
+                  log_job_description=False).work(with_scheduler=False, logging_level="WARNING")
     finally:
         stop.set()
         thread.join(timeout=5)

@@ -7,8 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from flask import current_app
 from itsdangerous import BadData, URLSafeSerializer
-from marshmallow import RAISE, Schema, fields, validate, validates_schema
-from marshmallow import ValidationError as MarshmallowError
+from marshmallow import RAISE, Schema, ValidationError as MarshmallowError, fields, validate, validates_schema
 
 from .errors import ValidationError
 from .models import STATUSES

@@ -7,6 +7,7 @@ import resource
 import signal
 import socket
 
+from . import logs
 from .extensions import socketio
 from .runtime import start_web, stop_web
 
@@ -50,6 +51,7 @@ def listen(host, port):
 def serve(app):
     """Run the web process until SIGTERM or SIGINT, then stop cleanly and exit."""
     config = app.config
+    logs.startup(config, "web")
     limit = connection_limit(config["MAX_CONNECTIONS"] + HTTP_HEADROOM)
     mode = config["ASYNC_MODE"]
     listener = listen(config["HOST"], config["PORT"]) if mode == "eventlet" else _probe_port(config)

@@ -175,7 +175,7 @@ def on_typing_stop(live, body):
 @client_event("heartbeat")
 def on_heartbeat(live, _body):
     """The console is alive; acks the server time."""
-    mine, server_time = presence.heartbeat(live.identity)
+    mine, server_time = presence.heartbeat(live.identity, "socket")
     return {"server_time": server_time, "presence": mine}
 
 

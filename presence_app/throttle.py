@@ -1,14 +1,14 @@
 """Rate limits, counted by the `limits` library: per identity, per address, per email, per socket."""
 import logging
+import threading
 import time
 
 from flask import current_app
-import threading
-
 from limits import parse_many
 from limits.storage import Storage, storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 
+from . import metrics
 from .errors import TooManyRequests
 from .keys import key
 
@@ -73,7 +73,8 @@ class Throttle:
         self.local = FixedWindowRateLimiter(Windows())
         url = config["REDIS_URL"]
         storage = storage_from_string(url, socket_timeout=REDIS_TIMEOUT_SECONDS,
-                                      socket_connect_timeout=REDIS_TIMEOUT_SECONDS) if url else None
+                                      socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+                                      **config["REDIS_OPTIONS"]) if url else None
         self.shared = FixedWindowRateLimiter(storage) if storage else self.local
         self.limits = {name: parse_many(config[f"{name.upper()}_RATE_LIMIT"]) for name in ("api", "login", "socket")}
         self._fallback_until = 0.0
@@ -86,6 +87,7 @@ class Throttle:
             if not self._hit(limiter, item, counted):
                 reset = self._safe(limiter.get_window_stats, item, counted)
                 wait = reset.reset_time - time.time() if reset else item.get_expiry()
+                metrics.refused(name)
                 raise TooManyRequests(f"too many requests: at most {item}", retry_after=wait)
 
     def _shared(self):

@@ -4,6 +4,7 @@ Killing them disturbs nothing else: each listens on a free port, with its files 
 temporary folder. PostgreSQL runs as the `postgres` user (through runuser when the suite runs
 as root), from Debian's /usr/lib/postgresql/*/bin.
 """
+import contextlib
 import glob
 import os
 import shutil
@@ -118,8 +119,6 @@ class PostgresCluster:
             return False
 
     def destroy(self):
-        try:
+        with contextlib.suppress(subprocess.SubprocessError):
             self.stop("immediate")
-        except subprocess.SubprocessError:
-            pass
         shutil.rmtree(self.dir, ignore_errors=True)

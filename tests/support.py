@@ -119,7 +119,7 @@ class Proc:
 
     def __init__(self, argv, env, log_path, cwd=ROOT):
         self.log_path = log_path
-        self._log = open(log_path, "wb")
+        self._log = open(log_path, "wb")  # noqa: SIM115 - the child's output for its whole life; closed in kill()
         self.popen = subprocess.Popen(argv, env=env, cwd=cwd, stdout=self._log, stderr=subprocess.STDOUT,
                                       start_new_session=True)
 
@@ -208,3 +208,20 @@ def start_web(tmp_dir, env, name="web", port=None):
 def start_worker(tmp_dir, env, name="worker"):
     """Start `python worker.py` (RQ worker + scheduler leader election)."""
     return Proc([sys.executable, "worker.py"], env, os.path.join(str(tmp_dir), f"{name}-{uuid.uuid4().hex[:6]}.log"))
+
+
+def scrape(url, token=None):
+    """GET a /metrics page: {(sample name, ((label, value), ...)): value}, labels sorted."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    answer = requests.get(url, headers=headers, timeout=5)
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["Content-Type"].startswith("text/plain")
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(answer.text) for s in family.samples}
+
+
+def metric(values, name, **labels):
+    """One sample of a scrape (0 when absent)."""
+    return values.get((name, tuple(sorted(labels.items()))), 0.0)

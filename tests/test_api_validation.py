@@ -115,7 +115,8 @@ def _padded(total):
     return frame.replace('""', '"' + "x" * (total - len(frame)) + '"')
 
 
-@pytest.mark.parametrize("path", [SET_STATUS, HEARTBEAT, TYPING, "/api/v1/presence/5/set-status/", "/api/v1/auth/token"])
+@pytest.mark.parametrize("path", [SET_STATUS, HEARTBEAT, TYPING, "/api/v1/presence/5/set-status/",
+                                  "/api/v1/auth/token"])
 def test_bodies_over_16_kib_are_refused_with_413(client, path):
     r = client.post(path, data=_padded(MAX_BODY + 1), headers=bearer(5, role="supervisor"))
     assert_error(r, 413, "payload_too_large")

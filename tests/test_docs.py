@@ -1,4 +1,4 @@
-"""The contract ships in docs/, verbatim from the shared spec, and the README links only to what the repository holds."""
+"""The contract ships in docs/, verbatim from the shared spec; the README links only to what the repository holds."""
 import os
 import re
 

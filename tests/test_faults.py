@@ -73,7 +73,8 @@ class Hammer:
         while not self.stop.is_set():
             started = time.monotonic()
             try:
-                status = http.post(f"{self.url}/api/v1/presence/heartbeat/", headers=bearer(sub), timeout=10).status_code
+                status = http.post(f"{self.url}/api/v1/presence/heartbeat/", headers=bearer(sub),
+                                   timeout=10).status_code
             except requests.RequestException as exc:
                 status = repr(exc)
             self.results.append((started, status, time.monotonic() - started))
@@ -296,7 +297,7 @@ def test_a_rolling_restart_announces_no_offline_and_no_disconnect(production, da
             proc.stop()
             production.web(name=f"web{index + 1}-again", port=int(url.rsplit(":", 1)[1]))
             subs = range(3 * index + 1, 3 * index + 4)
-            wait_for(lambda: all(sockets[s].connected for s in subs) and database.rows(
+            wait_for(lambda subs=subs: all(sockets[s].connected for s in subs) and database.rows(
                 "SELECT count(*) FROM connections WHERE agent_id BETWEEN :a AND :b", a=subs[0], b=subs[-1])[0][0] == 3,
                 timeout=20, message=f"agents of web{index + 1} reconnected")
         time.sleep(10 + 2 * BEAT + 1)  # past the grace: anything pending would be announced by now

@@ -6,8 +6,7 @@ types, deep nesting and unknown fields. A refused request must leave the ledger 
 import json
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from presence_app.models import PresenceChange
 

@@ -36,7 +36,8 @@ def test_more_than_1024_sockets_connect_to_one_process(processes, tmp_path, data
         summary = json.loads(node.stdout.readline())
         timing = {name: summary.pop(name) for name in ("last_connect_ms", "elapsed_ms", "dropped")}
         print(f"\n{SOCKETS} sockets: {timing}")
-        assert summary == {"n": SOCKETS, "connected": SOCKETS, "got_state": SOCKETS, "errors": [], "error_count": 0}, timing
+        expected = {"n": SOCKETS, "connected": SOCKETS, "got_state": SOCKETS, "errors": [], "error_count": 0}
+        assert summary == expected, timing
         wait_for(lambda: database.rows("SELECT count(*) FROM connections")[0][0] == SOCKETS, timeout=30,
                  message="every socket counted")
         assert Rest(url).heartbeat(SOCKETS + 1)[1]["agent_id"] == SOCKETS + 1  # and it still answers

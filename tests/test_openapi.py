@@ -8,8 +8,13 @@ import requests
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import GenerationMode
-from schemathesis.checks import (content_type_conformance, not_a_server_error, response_headers_conformance,
-                                 response_schema_conformance, status_code_conformance)
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from presence_app import openapi, schemas
 from presence_app.api import PUBLIC
@@ -149,13 +154,18 @@ def test_docs_page_is_swagger_ui_from_the_apps_own_files_under_a_strict_csp(clie
     assert "SwaggerUIBundle(" in init and "openapi.json" in init
 
 
+def _read(path, mode="r"):
+    with open(path, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as handle:
+        return handle.read()
+
+
 def test_vendored_swagger_ui_matches_the_hashes_and_version_of_its_readme():
-    readme = open(os.path.join(VENDOR, "README.md")).read()
+    readme = _read(os.path.join(VENDOR, "README.md"))
     row = next(line for line in readme.splitlines() if "swagger-ui-dist" in line and line.startswith("|"))
     version, hashes = re.search(r"\| (5\.\d+\.\d+) \|", row).group(1), re.findall(r"[0-9a-f]{64}", row)
     files = ("swagger-ui-bundle.js", "swagger-ui.css")
-    assert [hashlib.sha256(open(os.path.join(VENDOR, f), "rb").read()).hexdigest() for f in files] == hashes
-    assert f'PACKAGE_VERSION:"{version}"' in open(os.path.join(VENDOR, "swagger-ui-bundle.js"), encoding="utf-8").read()
+    assert [hashlib.sha256(_read(os.path.join(VENDOR, f), "rb")).hexdigest() for f in files] == hashes
+    assert f'PACKAGE_VERSION:"{version}"' in _read(os.path.join(VENDOR, "swagger-ui-bundle.js"))
     for license_file in ("swagger-ui-LICENSE", "swagger-ui-NOTICE", "swagger-ui-bundle.js.LICENSE.txt"):
         assert os.path.getsize(os.path.join(VENDOR, license_file)) > 0
 

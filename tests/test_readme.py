@@ -12,7 +12,8 @@ from .support import ROOT, Proc, free_port, service_env, wait_healthy
 
 
 def _try_it_blocks():
-    text = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
+    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as handle:
+        text = handle.read()
     section = text.split("## Try it", 1)[1].split("\n## ", 1)[0]
     blocks = re.findall(r"```sh\n(.*?)```", section, re.S)
     return [b for b in blocks if "curl" in b]

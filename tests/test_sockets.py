@@ -36,7 +36,8 @@ def test_connect_sends_presence_state_with_the_org_roster(client, connect):
     assert (agents[1]["websocket_connected"], agents[1]["is_available"]) == (False, False)
     assert (agents[2]["status"], agents[2]["connections"]) == ("busy", 0)
     mine = agents[3]
-    assert (mine["name"], mine["status"], mine["websocket_connected"], mine["connections"]) == ("Maria", "offline", True, 1)
+    assert (mine["name"], mine["status"], mine["websocket_connected"], mine["connections"]) == (
+        "Maria", "offline", True, 1)
     assert (mine["is_available"], mine["seq"]) == (False, 1)
 
 

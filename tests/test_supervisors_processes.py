@@ -14,7 +14,7 @@ from presence_app.jobs import PERIODIC
 from presence_app.runtime import LEADER_KEY, QUEUE
 
 from .clients import P, Rest
-from .support import wait_for
+from .support import free_port, metric, scrape, wait_for
 
 pytestmark = pytest.mark.processes
 
@@ -47,8 +47,9 @@ def test_two_racing_workers_announce_an_overrun_once_to_the_orgs_supervisors(pro
                                                                             redis_client):
     production.env.update({k: str(v) for k, v in FAST.items()})
     _, url = production.web()
-    production.worker(name="worker-a")
-    production.worker(name="worker-b")
+    ports = free_port(), free_port()  # each worker's metrics count its runs
+    production.worker(name="worker-a", METRICS_PORT=ports[0])
+    production.worker(name="worker-b", METRICS_PORT=ports[1])
     rest = Rest(url)
     rest.ok("PUT", "/reason-codes/", SUP, {"codes": [LUNCH]}, role="supervisor")
     rest.ok("PUT", "/reason-codes/", OTHER_SUP, {"codes": [LUNCH]}, role="supervisor", org="other")
@@ -76,7 +77,8 @@ def test_two_racing_workers_announce_an_overrun_once_to_the_orgs_supervisors(pro
         5, "Ana", "away", "lunch", 1)
     assert len(overruns(supervisor)) == 1
     assert overruns(colleague) == [] and overruns(outsider) == []
-    workers_ran = [proc.log().count("announce_status_overruns") for proc in production.procs[1:]]
+    workers_ran = [metric(scrape(f"http://127.0.0.1:{port}/metrics"), "presence_sweep_runs_total",
+                          job="announce_status_overruns", outcome="ok") for port in ports]
     assert all(workers_ran), f"both workers ran the sweep: {workers_ran}"
 
 

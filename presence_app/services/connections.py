@@ -12,8 +12,20 @@ from ..models import WebProcess
 from . import hearing, presence
 from .identity import ensure_agent
 from .transitions import (
-    MINE, UNSETTLED, C, P, apply, change, changing, finish, insert_new, live_count, prepared, resume_values,
-    stop_typing_of, touching,
+    MINE,
+    UNSETTLED,
+    C,
+    P,
+    apply,
+    change,
+    changing,
+    finish,
+    insert_new,
+    live_count,
+    prepared,
+    resume_values,
+    stop_typing_of,
+    touching,
 )
 
 W = WebProcess.__table__

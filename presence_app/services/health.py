@@ -23,7 +23,8 @@ def check():
 def _redis(url):
     # One client (and pool) per app, not one per health call.
     if "presence_health_redis" not in current_app.extensions:
-        current_app.extensions["presence_health_redis"] = Redis.from_url(url, socket_timeout=2)
+        current_app.extensions["presence_health_redis"] = Redis.from_url(
+            url, socket_timeout=2, **current_app.config["REDIS_OPTIONS"])
     return current_app.extensions["presence_health_redis"]
 
 

@@ -11,9 +11,9 @@ from flask_jwt_extended import create_access_token
 from sqlalchemy import bindparam, func, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from ..dbtime import now
 from ..errors import Unauthorized, ValidationError
 from ..extensions import db
-from ..dbtime import now
 from ..models import ROLES, Agent, Presence
 from ..schemas import text_problem
 from .transitions import insert_new, prepared

@@ -4,6 +4,7 @@ import functools
 from flask import current_app
 from sqlalchemy import DateTime, Float, String, bindparam, select
 
+from .. import metrics
 from ..dbtime import db_now, now, seconds_ago
 from ..errors import Forbidden, NotFound
 from ..extensions import db
@@ -11,8 +12,19 @@ from ..schemas import iso, presence_object
 from . import deadlines, hearing, heartbeats, reason_codes
 from .identity import ensure_agent
 from .transitions import (
-    EXPIRY_CANDIDATE, MINE, P, apply, change, changing, differs, finish, new_state, prepared, resume_values,
-    stop_typing_of, touch, touching,
+    EXPIRY_CANDIDATE,
+    MINE,
+    P,
+    apply,
+    change,
+    changing,
+    differs,
+    finish,
+    new_state,
+    prepared,
+    resume_values,
+    stop_typing_of,
+    touching,
 )
 
 
@@ -119,8 +131,9 @@ def sign_of_life(identity, heartbeat=False):
     raise RuntimeError(f"presence of agent {identity.agent_id} could not be written")
 
 
-def heartbeat(identity):
-    """A heartbeat: alive now (written in a group commit); returns the caller's presence and the server time."""
+def heartbeat(identity, transport="rest"):
+    """A heartbeat over `transport` (rest, socket): alive now, in a group commit; returns my presence and the time."""
+    metrics.heartbeat(transport)
     row = heartbeats.submit(identity)
     if row is None:  # no presence row (a database reset under a cached identity): provision it again
         row, changed = sign_of_life(identity, heartbeat=True)

@@ -4,7 +4,7 @@ import functools
 from sqlalchemy import bindparam, case, delete, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from .. import notify
+from .. import metrics, notify
 from ..dbtime import now
 from ..extensions import db
 from ..models import Connection, Presence, PresenceChange, TypingIndicator
@@ -143,6 +143,7 @@ def take_typing(where):
 def finish(changed=(), started=(), stopped=()):
     """Commit, then announce what the transaction really changed."""
     db.session.commit()
+    metrics.transitions(changed)
     notify.presence_changed(changed)
     notify.typing(notify.TYPING_STOP, stopped)
     notify.typing(notify.TYPING_START, started)

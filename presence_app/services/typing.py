@@ -2,6 +2,7 @@
 from flask import current_app
 from sqlalchemy import bindparam, select, update
 
+from .. import metrics
 from ..dbtime import now, seconds_ago
 from ..extensions import db
 from ..schemas import iso
@@ -46,6 +47,7 @@ def expire_stale():
     timeout = current_app.config["TYPING_TIMEOUT_SECONDS"]
     stopped = take_typing(T.c.renewed_at < seconds_ago(timeout))
     finish(stopped=stopped)
+    metrics.typing_expired(len(stopped))
     return len(stopped)
 
 

@@ -109,7 +109,8 @@ def test_todays_time_in_status_table_and_its_csv(server, agents, console, artifa
         ana.page.get_by_role("button", name="Download CSV").click()
     path = f"{artifacts}/time-in-status.csv"
     download.value.save_as(path)
-    rows = list(csv.DictReader(io.StringIO(open(path, encoding="utf-8").read())))
+    with open(path, encoding="utf-8") as handle:
+        rows = list(csv.DictReader(io.StringIO(handle.read())))
     assert [row["name"] for row in rows] == ["Ana Souza", "João Silva", "Maria Lima"]
     assert list(rows[0])[:7] == ["agent_id", "name", "online", "busy", "away", "offline", "available_seconds"]
     assert int(rows[1]["busy"]) >= 1
