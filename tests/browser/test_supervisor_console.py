@@ -6,6 +6,7 @@ land in test-artifacts/ (docs/console.png is a copy of the supervisor-view one).
 import csv
 import io
 import re
+import time
 from datetime import timedelta
 
 import pytest
@@ -133,6 +134,29 @@ def test_an_overrun_alert_reaches_the_supervisor_only(server, agents, console, m
     expect(joao.page.locator("#alerts li")).to_have_count(0)
     ana.page.get_by_role("button", name="Dismiss the alert about João Silva").click()
     expect(ana.alerts).to_have_count(0)
+
+
+def test_a_late_answer_about_my_unchanged_presence_keeps_the_status_i_am_picking(server, agents, console):
+    joao = console(server, agents["joao"])
+    held = []
+    # The console's own GET presence/me/ (it follows each change of mine) waits until released.
+    joao.page.route("**/api/v1/presence/me/", lambda route: held.append(route))
+    joao.set_status("online", "Queue A")
+    expect(joao.page.locator("#status")).to_have_value("online")
+    deadline = time.monotonic() + 5
+    while not held and time.monotonic() < deadline:
+        joao.page.wait_for_timeout(50)
+    assert held, "the console asks for its presence after its own change"
+
+    joao.my_status.get_by_label("Status", exact=True).select_option("away")
+    joao.page.locator("h1").first.click()  # nothing of the form keeps the focus
+    for route in held:
+        route.continue_()
+    joao.page.unroute("**/api/v1/presence/me/")
+    joao.page.wait_for_timeout(500)
+    expect(joao.page.locator("#status")).to_have_value("away")
+    expect(joao.my_status.get_by_label("Reason").locator("option")).to_have_text(
+        ["No reason", "Lunch", "Short break", "Meeting"])
 
 
 def test_the_reason_picker_offers_the_codes_of_the_status_and_an_expiring_status_returns(server, agents, console,

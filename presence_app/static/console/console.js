@@ -20,6 +20,7 @@
   const state = {
     session: null, // {access_token, agent_id, name, org, role, expires_at}
     socket: null,
+    shownSeq: null, // seq of my presence the status form last showed
     roster: new Map(), // agent_id -> presence object
     codes: [], // the org's reason codes: {code, label, statuses, max_minutes}
     filter: { status: "", available: false }, // the roster's filter (supervisors set it)
@@ -74,7 +75,7 @@
     state.intervals = [];
     if (state.socket) state.socket.disconnect();
     sessionStorage.removeItem(SESSION_KEY);
-    Object.assign(state, { session: null, socket: null, chatId: null });
+    Object.assign(state, { session: null, socket: null, chatId: null, shownSeq: null });
     state.roster.clear();
     state.typers.clear();
     showLogin(reason || "");
@@ -132,7 +133,9 @@
     return fetchApi(method, path, body).then((response) => response.json());
   }
 
-  function loadCodes() {
+  // The org's reason codes; a failed load is retried (a busy server must not leave the pickers empty).
+  function loadCodes(retryMs = 1000) {
+    const session = state.session;
     api("GET", "reason-codes/")
       .then((answer) => {
         state.codes = answer.codes;
@@ -141,7 +144,10 @@
         renderRoster();
         emit("codes", state.codes);
       })
-      .catch((error) => console.warn("reason codes:", error.message));
+      .catch((error) => {
+        console.warn("reason codes:", error.message);
+        if (state.session === session) setTimeout(() => loadCodes(Math.min(retryMs * 2, 30000)), retryMs);
+      });
   }
 
   // Fill a <select> with "No reason" and the org's codes allowed for `status`, keeping the choice if it still fits.
@@ -270,9 +276,12 @@
 
   function showMyStatus(agent) {
     showUntil(agent);
-    // Do not overwrite what the agent is editing right now (a focused field, not the button just pressed).
+    // Do not overwrite what the agent is editing: the form follows a new change of mine (a new seq),
+    // never the same presence seen again (a heartbeat's answer, a resync), nor a focused field.
+    if (agent.seq === state.shownSeq) return;
     const focused = document.activeElement;
     if ($("status-form").contains(focused) && focused.tagName !== "BUTTON") return;
+    state.shownSeq = agent.seq;
     $("status").value = agent.status;
     $("status-message").value = agent.status_message || "";
     fillReasons($("status-reason"), agent.status, agent.reason_code);
