@@ -41,6 +41,12 @@ def _text(value):
         raise MarshmallowError(problem)
 
 
+def _encodable(value):
+    # A password may hold any character a keyboard can type; a lone surrogate is not one (no UTF-8).
+    if any("\ud800" <= char <= "\udfff" for char in value):
+        raise MarshmallowError("must not contain lone surrogates")
+
+
 def _chat_id(value):
     if not CHAT_ID.fullmatch(value):
         raise MarshmallowError("must be 1-64 characters of letters, digits and _.:@+-")
@@ -146,8 +152,10 @@ class TokenIn(_Strict):
 class LoginIn(_Strict):
     """Body of POST /auth/token."""
 
-    email = _string(required=True, validate=validate.Length(min=3, max=254, error="must be 3-254 characters"))
-    password = _string(required=True, validate=validate.Length(min=1, max=1024, error="must be 1-1024 characters"))
+    email = _string(required=True, validate=[
+        validate.Length(min=3, max=254, error="must be 3-254 characters"), _text])
+    password = _string(required=True, validate=[
+        validate.Length(min=1, max=1024, error="must be 1-1024 characters"), _encodable])
 
 
 class RosterQuery(_Strict):

@@ -58,6 +58,20 @@ def test_hostile_rest_input_is_a_4xx_and_changes_nothing(app, client, case):
     assert client.get(ME, headers=bearer(5)).json["seq"] == 0
 
 
+LOGIN = "/api/v1/auth/token"
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"email": "m\u0000x@example.com", "password": "presence-demo"}, "email"),  # PostgreSQL refuses NUL: was 500
+    ({"email": "m\ud800@example.com", "password": "presence-demo"}, "email"),
+    ({"email": "ana@example.com", "password": "x\ud800"}, "password"),  # no UTF-8 to hash: was 500
+])
+def test_a_login_with_text_no_one_can_type_is_a_400(client, body, field):
+    r = client.post(LOGIN, data=json.dumps(body), content_type="application/json")
+    assert_envelope(r, 400, "validation_error")
+    assert field in r.json["details"]
+
+
 def test_the_largest_agent_id_is_a_plain_404(client):
     assert_envelope(client.get("/api/v1/presence/9223372036854775807/", headers=bearer(5)), 404, "not_found")
 
