@@ -11,6 +11,7 @@ from . import logs
 from .extensions import socketio
 from .runtime import start_web, stop_web
 
+GC_YOUNG_THRESHOLD = 50_000
 log = logging.getLogger(__name__)
 SPARE_FDS = 256  # files, the database pool and Redis besides the client connections
 HTTP_HEADROOM = 256  # REST requests are still served with MAX_CONNECTIONS sockets open
@@ -60,6 +61,9 @@ def serve(app):
     # whose full passes would otherwise walk it again and again (pauses grow with the heap).
     gc.collect()
     gc.freeze()
+    # A broadcast allocates a packet per recipient: with the default threshold (700) one emit to
+    # thousands of sockets runs dozens of young collections, each walking every young socket object.
+    gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 20)
     for signum in (signal.SIGTERM, signal.SIGINT):
         # The handler only schedules the stop: no I/O may run inside a signal handler under eventlet.
         signal.signal(signum, lambda *_: socketio.start_background_task(_stop, app, listener))
