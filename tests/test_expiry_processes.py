@@ -126,7 +126,10 @@ def test_resume_restores_busy_with_its_message(fast, observers, database, redis_
     (_, resumed), = wait_for(lambda: observer.changes(11, reason="resumed"), message="the resumed event")
     assert resumed["status"] == "busy" and resumed["message"] == MEETING and resumed["previous_status"] == "offline"
     assert resumed["seq"] == timed_out["seq"] + 1 == answer["seq"]
-    time.sleep(SWEEP + POLL)
+    # Keep heartbeating (a sweep must not resume it twice); a bare sleep would outlast TIMEOUT.
+    for _ in range(4 * (SWEEP + POLL)):
+        time.sleep(0.25)
+        assert rest.heartbeat(11)[1]["seq"] == answer["seq"]
     assert len(observer.changes(11, reason="resumed")) == 1
     assert database.reasons(11)[-2:] == ["timeout", "resumed"]
     assert rest.get(100, 11)["status"] == "busy"
