@@ -163,6 +163,7 @@ def from_env(env, instance_path):
         "STATUS_SWEEP_SECONDS": _number(env, "STATUS_SWEEP_SECONDS", 5, minimum=1),
         "PROCESS_DEAD_SECONDS": 3 * beat,
         "SCHEDULER_POLL_SECONDS": 1,
+        "REPORT_ROLLUP_SECONDS": 600,  # closed days are rolled up within ten minutes (plus a margin)
         "API_RATE_LIMIT": _limit(env, "API_RATE_LIMIT", "50 per second"),
         "LOGIN_RATE_LIMIT": _limit(env, "LOGIN_RATE_LIMIT", "10 per minute"),
         "SOCKET_RATE_LIMIT": _limit(env, "SOCKET_RATE_LIMIT", "20 per second"),

@@ -3,7 +3,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .metrics import timed_job
-from .services import connections, deadlines, presence, typing
+from .services import connections, deadlines, presence, reports, typing
 
 
 @timed_job
@@ -36,6 +36,12 @@ def announce_status_overruns():
     return deadlines.announce_overruns()
 
 
+@timed_job
+def roll_up_report_days():
+    """Total each closed UTC day into report days, so that long time-in-status reports read days."""
+    return reports.roll_up()
+
+
 @dataclass(frozen=True)
 class Periodic:
     """A job and the config key holding its period in seconds."""
@@ -51,4 +57,5 @@ PERIODIC = (
     Periodic("maintain_connections", maintain_connections, "PROCESS_BEAT_SECONDS"),
     Periodic("expire_statuses", expire_statuses, "STATUS_SWEEP_SECONDS"),
     Periodic("announce_status_overruns", announce_status_overruns, "STATUS_SWEEP_SECONDS"),
+    Periodic("roll_up_report_days", roll_up_report_days, "REPORT_ROLLUP_SECONDS"),
 )

@@ -1,7 +1,19 @@
 """Tables of the service; models mutate rows, they never commit or emit."""
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint, false, text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    false,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .dbtime import now
@@ -104,6 +116,33 @@ class PresenceChange(db.Model):
         # Reports find each agent's last change before a range, and its changes in the range.
         Index("ix_presence_changes_agent_at", "agent_id", "at", "seq"),
     )
+
+
+class ReportDay(db.Model):
+    """One closed UTC day of one agent: seconds in one state (time offline without a code is the rest)."""
+
+    __tablename__ = "report_days"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    agent_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("agents.id", ondelete="CASCADE"))
+    org: Mapped[str] = mapped_column(String(64))
+    day: Mapped[datetime] = mapped_column(DateTime)
+    status: Mapped[str] = mapped_column(String(16))
+    connected: Mapped[bool] = mapped_column(Boolean)
+    reason_code: Mapped[str | None] = mapped_column(String(32))
+    seconds: Mapped[float] = mapped_column(Float)
+
+    __table_args__ = (
+        Index("ix_report_days_org_day", "org", "day"),
+        Index("ix_report_days_agent_day", "agent_id", "day"),
+    )
+
+
+class ReportRollup(db.Model):
+    """One row: the last UTC day whose report days are written (every earlier day is too)."""
+
+    __tablename__ = "report_rollup"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    through: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class ReasonCode(db.Model):

@@ -15,8 +15,8 @@ from presence_app.extensions import db
 from .support import SECRET
 
 TABLES = {"agents", "presence", "presence_changes", "connections", "web_processes", "typing_indicators",
-          "reason_codes", "hearing"}
-HEAD = ["0003"]
+          "reason_codes", "hearing", "report_days", "report_rollup"}
+HEAD = ["0004"]
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

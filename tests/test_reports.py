@@ -10,6 +10,12 @@ import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import func, select, update
+
+from presence_app.extensions import db
+from presence_app.models import ReportDay, ReportRollup
+from presence_app.services import reports
+from presence_app.services.identity import Identity
 
 from .inprocess import record
 from .support import bearer
@@ -30,9 +36,13 @@ def z(moment):
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-@pytest.fixture
-def timeline(app, client):
-    """Ana's day as the ledger saw it; João never changed; Bruno's first change is inside the range."""
+@pytest.fixture(params=["ledger", "rolled up"])
+def timeline(request, app, client):
+    """Ana's day as the ledger saw it; João never changed; Bruno's first change is inside the range.
+
+    Run twice: read from the ledger alone, and with every closed day rolled up into report days
+    (the range then reads D1 from report days, its edges from the ledger).
+    """
     record(app, ANA, [
         (at(D0, 8), "offline", "online", True, "manual", None),
         (at(D0, 22), "online", "busy", True, "manual", "meeting"),  # the state at `since`
@@ -45,7 +55,14 @@ def timeline(app, client):
     record(app, JOAO, [], name="João")
     record(app, BRUNO, [(at(D1, 12), "offline", "online", True, "manual", None)], name="Bruno")
     record(app, OUTSIDER, [(at(D1, 12), "offline", "busy", True, "manual", None)], org="other")
+    if request.param == "rolled up":
+        assert roll_up(app) == 6  # D0 to yesterday
     return app
+
+
+def roll_up(app, batch=reports.ROLL_UP_DAYS):
+    with app.app_context():
+        return reports.roll_up(batch)
 
 
 def report(client, sub=SUPERVISOR, role="supervisor", org=None, name=None, **query):
@@ -220,3 +237,65 @@ def test_a_range_in_an_early_century_answers_four_digit_years(app, client):
     report = answer.get_json()
     assert (report["since"], report["until"]) == (query["since"], query["until"])
     assert [row["day"] for row in report["rows"]] == ["0316-03-31", "0316-04-01"]
+
+
+def test_roll_up_writes_each_closed_day_once_and_never_today(app):
+    today = datetime.now(UTC).replace(tzinfo=None, hour=0, minute=0, second=0, microsecond=0)
+    record(app, ANA, [(at(D1, 8), "offline", "busy", True, "manual", None),
+                      (today + timedelta(seconds=1), "busy", "online", True, "manual", None)])
+
+    assert roll_up(app) == 5  # D1 to yesterday
+    with app.app_context():
+        days = db.session.execute(select(ReportDay.day, ReportDay.status, ReportDay.seconds)
+                                  .order_by(ReportDay.day)).all()
+        assert db.session.scalar(select(ReportRollup.through)) == today - timedelta(days=1)
+    # Busy from 08:00 of D1 on; offline without a code is the rest of each day, never written.
+    assert days == [(D1, "busy", 16 * H)] + [(D1 + timedelta(days=n), "busy", 24 * H) for n in range(1, 5)]
+    assert roll_up(app) == 0
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(ReportDay)) == len(days)
+
+
+def test_a_rolled_up_day_is_read_from_report_days_not_the_ledger(timeline, app, client):
+    roll_up(app)
+    with app.app_context():
+        db.session.execute(update(ReportDay).where(ReportDay.agent_id == ANA, ReportDay.day == D1,
+                                                   ReportDay.status == "busy").values(seconds=ReportDay.seconds + 60))
+        db.session.commit()
+
+    (ana,) = [row for row in report(client).json["rows"] if row["agent_id"] == ANA]
+
+    assert (ana["seconds"]["busy"], ana["seconds"]["offline"]) == (2 * H + 60, H - 60)
+    assert ana["by_reason_code"]["meeting"] == 2 * H + 60
+
+
+def test_a_report_is_the_same_after_each_day_of_a_partial_roll_up(app):
+    record(app, ANA, [(at(D0, 8), "offline", "online", True, "manual", None),
+                      (at(D0, 22), "online", "busy", True, "manual", "meeting"),
+                      (at(D1, 1), "busy", "away", True, "manual", "lunch"),
+                      (at(D2, 3), "away", "online", False, "manual", None)], name="Ana")
+    record(app, BRUNO, [(at(D1, 12), "offline", "online", True, "manual", None)], name="Bruno")
+    # Ranges starting mid-day and at a midnight (a state carried into a rolled-up first day).
+    ranges = [(SINCE, UNTIL), (D1, UNTIL), (D0, D2), (at(D1, 6), at(D2, 6))]
+
+    supervisor = Identity(SUPERVISOR, "Sue", "default", "supervisor")
+
+    def answers():  # from the service: more calls than the API's rate limit lets through in a second
+        with app.app_context():
+            return [reports.time_in_status(supervisor, since, until, group_by=group_by)
+                    for since, until in ranges for group_by in ("agent", "day")]
+
+    expected = answers()
+    for _ in range(6):  # D0 to yesterday, one a pass
+        assert roll_up(app, batch=1) == 1
+        assert answers() == expected
+    assert roll_up(app, batch=1) == 0
+
+
+def test_with_no_ledger_yet_the_roll_up_marks_every_closed_day_written(app):
+    assert roll_up(app) == 0
+    with app.app_context():
+        yesterday = datetime.now(UTC).replace(tzinfo=None, hour=0, minute=0, second=0, microsecond=0) - timedelta(
+            days=1)
+        assert db.session.scalar(select(ReportRollup.through)) == yesterday
+        assert db.session.scalar(select(func.count()).select_from(ReportDay)) == 0
