@@ -77,9 +77,13 @@ def typing(event, rows):
         _emit(event, envelope(event, typing_event(row)), to=chat_room(row.org, row.chat_id))
 
 
-def presence_state(app, sid, org, build):
-    """Send the org's roster (`build()` -> agents, server_time) to a socket that just connected."""
-    app.extensions[_BATCHES].snapshot(sid, org, build)
+def presence_state(app, sid, org, build, diff=False):
+    """Send the org's roster (`build()` -> agents, server_time) to a socket that just connected.
+
+    A diff-mode socket joins its org's diff room only as its roster is built: a batch pending
+    before then goes to the sockets already there, as the roster holds those changes already.
+    """
+    app.extensions[_BATCHES].snapshot(sid, org, build, diff)
 
 
 def session_expired(sid, expired_at):
@@ -132,10 +136,9 @@ class Batches:
         with self.lock:
             pending, self.changes, self.flushing = self.changes, {}, False
         for room, latest in pending.items():
-            data = {"changes": [latest[agent_id] for agent_id in sorted(latest)], "server_time": iso_epoch(time.time())}
-            _emit(PRESENCE_DIFF, envelope(PRESENCE_DIFF, data), to=room, ignore_queue=True)
+            _send_diff(room, latest)
 
-    def snapshot(self, sid, org, build):
+    def snapshot(self, sid, org, build, diff):
         """Send `sid` its org's roster: at once after a quiet spell, else with the next shared build."""
         now = time.monotonic()
         with self.lock:
@@ -145,31 +148,51 @@ class Batches:
             if first:
                 self.built_at[org] = now
             else:
-                self.waiting.setdefault(org, []).append(sid)
+                self.waiting.setdefault(org, []).append((sid, diff))
         if first:
-            self._build_and_send(org, [sid], build)
+            self._build_and_send(org, [(sid, diff)], build)
         elif queued is None:
             socketio.start_background_task(self._flush_snapshot, org, build, next_at - now)
 
     def _gap(self, org):
         return max(self.window, self.cost.get(org, 0.0) / SNAPSHOT_SHARE)
 
-    def _build_and_send(self, org, sids, build):
+    def _build_and_send(self, org, waiting, build):
+        joining = [sid for sid, diff in waiting if diff and _here(sid)]
+        if joining:
+            room = diff_room(org)
+            with self.lock:
+                pending = self.changes.pop(room, None)
+            if pending:
+                _send_diff(room, pending)
+            for sid in joining:  # before the build: a change it misses is one delivered after this
+                socketio.server.enter_room(sid, room)
         started = time.monotonic()
         agents, server_time = build()
         self.cost[org] = time.monotonic() - started
-        _send_state(sids, agents, server_time)
+        _send_state([sid for sid, _ in waiting], agents, server_time)
 
     def _flush_snapshot(self, org, build, delay):
         socketio.sleep(max(0.0, delay))
         with self.lock:
-            sids = self.waiting.pop(org, [])
+            waiting = self.waiting.pop(org, [])
             self.built_at[org] = time.monotonic()
         with self.app.app_context():
             try:
-                self._build_and_send(org, sids, build)
+                self._build_and_send(org, waiting, build)
             except Exception as exc:  # noqa: BLE001 - they can still ask with sync {}
-                log.warning("roster snapshot of %s sockets failed: %s", len(sids), exc)
+                log.warning("roster snapshot of %s sockets failed: %s", len(waiting), exc)
+
+
+def _here(sid):
+    """The socket is connected to this process (or connecting: its connect handler is running)."""
+    manager = socketio.server.manager
+    return manager.is_connected(sid, "/") or manager.is_pre_connected(sid, "/")
+
+
+def _send_diff(room, latest):
+    data = {"changes": [latest[agent_id] for agent_id in sorted(latest)], "server_time": iso_epoch(time.time())}
+    _emit(PRESENCE_DIFF, envelope(PRESENCE_DIFF, data), to=room, ignore_queue=True)
 
 
 def _send_state(sids, agents, server_time):

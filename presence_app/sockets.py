@@ -71,11 +71,12 @@ def on_connect(auth=None):
     try:
         live = _authenticate(auth)
         org = live.identity.org
-        join_room(notify.diff_room(org) if live.diff else notify.org_room(org))
+        if not live.diff:  # a diff-mode socket joins its diff room with its roster snapshot
+            join_room(notify.org_room(org))
         join_room(notify.agent_room(org, live.identity.agent_id))
         if live.identity.is_supervisor:
             join_room(notify.supervisor_room(org))
-        connections.open_socket(live.identity, request.sid, current_app.config["PROCESS_ID"])
+        connections.open_socket(live.identity, request.sid, current_app.config["PROCESS_ID"], diff=live.diff)
     except Exception as exc:  # noqa: BLE001 - whatever failed, the socket is refused, never half-open
         body = to_wire(exc)[0]
         raise ConnectionRefusedError(body["message"], body) from None

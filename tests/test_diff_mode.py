@@ -24,9 +24,12 @@ def diffs(sio):
 
 
 def diff_socket(connect, sub, **claims):
-    """A diff-mode test client, once the batch announcing its own connect has come and gone."""
+    """A diff-mode test client, once it has its roster (which holds its own connect: no diff brings it)."""
     sio = connect(sub, auth={"token": token(sub, **claims), "presence": "diff"})
-    wait_diffs(sio)
+    received = []
+    wait_for(lambda: received.extend(drain(sio)) or any(name == "presence_state" for name, _ in received),
+             timeout=5, interval=0.02, message="presence_state")
+    assert data_of(received, "presence_diff") == []
     return sio
 
 
@@ -101,6 +104,25 @@ def test_a_diff_socket_hears_nothing_of_another_org(client, connect):
     set_status(client, 2, "busy", org="a")
     [batch] = wait_diffs(diff)
     assert [c["agent_id"] for c in batch["changes"]] == [2]
+
+
+def test_a_change_its_roster_holds_never_comes_again_in_a_diff(client, connect):
+    early = diff_socket(connect, 50)
+    set_status(client, 1, "busy")  # pending in this window when the next socket connects
+
+    late = connect(51, auth={"token": token(51), "presence": "diff"})
+    received = []
+    wait_for(lambda: received.extend(drain(late)) or data_of(received, "presence_state"), timeout=5,
+             interval=0.02, message="presence_state")
+    [state] = data_of(received, "presence_state")
+    assert {(a["agent_id"], a["status"], a["seq"]) for a in state["agents"]} >= {(1, "busy", 1)}
+    batches = wait_diffs(early)
+    time.sleep(WINDOW_MS / 1000 + 0.2)
+    batches += diffs(early)
+    received += drain(late)
+
+    assert [(c["agent_id"], c["seq"]) for b in batches for c in b["changes"] if c["agent_id"] == 1] == [(1, 1)]
+    assert [c for b in data_of(received, "presence_diff") for c in b["changes"] if c["agent_id"] == 1] == []
 
 
 def test_the_presence_state_of_a_diff_socket_is_the_same(client, connect):

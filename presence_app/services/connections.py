@@ -85,12 +85,12 @@ def connect(identity, sid, process_id, limit=None):
     raise RuntimeError(f"connection of agent {identity.agent_id} could not be recorded")
 
 
-def open_socket(identity, sid, process_id):
+def open_socket(identity, sid, process_id, diff=False):
     """A socket connected: count it, then send it the org's roster snapshot; on failure, leave nothing."""
     connect(identity, sid, process_id, limit=current_app.config["MAX_SOCKETS_PER_AGENT"])
     try:
         notify.presence_state(current_app._get_current_object(), sid, identity.org,
-                              lambda: presence.roster(identity.org))
+                              lambda: presence.roster(identity.org), diff=diff)
     except Exception:
         db.session.rollback()
         disconnect(sid)
