@@ -1,11 +1,14 @@
-"""HTTP plumbing around the app: proxies, chunked bodies, WebSocket extensions, agent ids in paths, headers."""
+"""HTTP plumbing around the app: proxies, chunked bodies, WebSocket extensions, paced sockets, agent ids, headers."""
 import io
 
 from flask import request
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import BaseConverter, ValidationError
 
+from .pacing import take_turn
+
 MAX_AGENT_ID = 2**63 - 1  # the BIGINT of agents.id
+SOCKET_IO_PATH = "/socket.io/"  # Flask-SocketIO's default path
 
 
 class AgentIdConverter(BaseConverter):
@@ -52,10 +55,22 @@ def no_websocket_compression(wsgi_app):
     return middleware
 
 
+def paced_sockets(wsgi_app):
+    """Socket.IO requests (handshakes, upgrades, polls) take turns; REST requests never wait for one."""
+
+    def middleware(environ, start_response):
+        if environ.get("PATH_INFO", "").startswith(SOCKET_IO_PATH):
+            take_turn()
+        return wsgi_app(environ, start_response)
+
+    return middleware
+
+
 def init_app(app):
     """Wrap the WSGI app and add the converter and headers every answer carries."""
     app.url_map.converters["agent_id"] = AgentIdConverter
-    app.wsgi_app = no_websocket_compression(chunked_input(app.wsgi_app, app.config["MAX_CONTENT_LENGTH"]))
+    app.wsgi_app = paced_sockets(no_websocket_compression(chunked_input(app.wsgi_app,
+                                                                        app.config["MAX_CONTENT_LENGTH"])))
     hops = app.config["TRUSTED_PROXY_COUNT"]
     if hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)

@@ -15,6 +15,7 @@ from flask_socketio import ConnectionRefusedError, join_room, leave_room
 from . import notify, throttle
 from .errors import LimitExceeded, NotFound, Unauthorized, ValidationError, to_wire
 from .extensions import socketio
+from .pacing import take_turn
 from .schemas import MAX_DEPTH, ActivityIn, ChatIn, Empty, StatusIn, TokenIn, iso_epoch, load
 from .services import connections, presence, typing
 from .services.identity import Identity, decode, ensure_agent, expired, refuse_query_token
@@ -68,6 +69,7 @@ def _authenticate(auth):
 @socketio.on("connect")
 def on_connect(auth=None):
     """A console connects with {token} (and presence: "diff") in auth: its socket is counted, it gets presence_state."""
+    take_turn()
     try:
         live = _authenticate(auth)
         org = live.identity.org
@@ -88,6 +90,7 @@ def on_disconnect(*_reason):
     """A socket closed: recount; the agent's last socket is announced after the grace."""
     if live_sockets().pop(request.sid, None) is None:
         return
+    take_turn()
     agent_id, last = connections.disconnect(request.sid)
     if last:
         socketio.start_background_task(_settle_after_grace, current_app._get_current_object(), agent_id)
