@@ -110,8 +110,11 @@ class Batches:
     def __init__(self, app):
         self.app, self.window = app, app.config["PRESENCE_BATCH_MS"] / 1000
         self.lock = threading.Lock()
-        self.changes, self.flushing = {}, False  # diff room -> {agent_id: latest change data}
-        self.waiting, self.built_at = {}, {}  # org -> [sids], org -> when its snapshot was last built
+        self.changes, self.flushing = {}, False  # diff room -> {agent_id: (version, latest change data)}
+        # Every kept change gets the next version; a socket joining a diff room notes the version its
+        # roster covers, and its first batch holds only the changes after it.
+        self.version, self.joined = 0, {}  # diff room -> {sid: version its roster covers}
+        self.waiting, self.built_at = {}, {}  # org -> [(sid, diff)], org -> when its snapshot was last built
         self.cost = {}  # org -> seconds its last snapshot took to build
 
     def delivered(self, event, room, payload, local_rooms):
@@ -125,8 +128,9 @@ class Batches:
         with self.lock:
             latest = self.changes.setdefault(target, {})
             known = latest.get(change["agent_id"])
-            if known is None or known["seq"] < change["seq"]:
-                latest[change["agent_id"]] = change
+            if known is None or known[1]["seq"] < change["seq"]:
+                self.version += 1
+                latest[change["agent_id"]] = (self.version, change)
             start, self.flushing = not self.flushing, True
         if start:
             socketio.start_background_task(self._flush_changes)
@@ -135,8 +139,13 @@ class Batches:
         socketio.sleep(self.window)
         with self.lock:
             pending, self.changes, self.flushing = self.changes, {}, False
+            joined = {room: self.joined.pop(room) for room in pending if room in self.joined}
         for room, latest in pending.items():
-            _send_diff(room, latest)
+            fresh = joined.get(room, {})
+            _send_diff(room, latest.values(), skip=list(fresh))
+            for covered in set(fresh.values()):
+                _send_diff([sid for sid, v in fresh.items() if v == covered],
+                           [(v, change) for v, change in latest.values() if v > covered])
 
     def snapshot(self, sid, org, build, diff):
         """Send `sid` its org's roster: at once after a quiet spell, else with the next shared build."""
@@ -161,11 +170,9 @@ class Batches:
         joining = [sid for sid, diff in waiting if diff and _here(sid)]
         if joining:
             room = diff_room(org)
-            with self.lock:
-                pending = self.changes.pop(room, None)
-            if pending:
-                _send_diff(room, pending)
-            for sid in joining:  # before the build: a change it misses is one delivered after this
+            with self.lock:  # before the build: what its roster may miss comes after this version
+                self.joined.setdefault(room, {}).update(dict.fromkeys(joining, self.version))
+            for sid in joining:
                 socketio.server.enter_room(sid, room)
         started = time.monotonic()
         agents, server_time = build()
@@ -190,9 +197,12 @@ def _here(sid):
     return manager.is_connected(sid, "/") or manager.is_pre_connected(sid, "/")
 
 
-def _send_diff(room, latest):
-    data = {"changes": [latest[agent_id] for agent_id in sorted(latest)], "server_time": iso_epoch(time.time())}
-    _emit(PRESENCE_DIFF, envelope(PRESENCE_DIFF, data), to=room, ignore_queue=True)
+def _send_diff(to, kept, skip=None):
+    """One presence_diff of the kept (version, change) pairs, by agent id, if any."""
+    changes = sorted((change for _, change in kept), key=lambda change: change["agent_id"])
+    if changes:
+        data = {"changes": changes, "server_time": iso_epoch(time.time())}
+        _emit(PRESENCE_DIFF, envelope(PRESENCE_DIFF, data), to=to, skip_sid=skip or None, ignore_queue=True)
 
 
 def _send_state(sids, agents, server_time):
