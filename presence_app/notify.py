@@ -80,8 +80,8 @@ def typing(event, rows):
 def presence_state(app, sid, org, build, diff=False):
     """Send the org's roster (`build()` -> agents, server_time) to a socket that just connected.
 
-    A diff-mode socket joins its org's diff room only as its roster is built: a batch pending
-    before then goes to the sockets already there, as the roster holds those changes already.
+    A diff-mode socket joins its org's diff room as its roster is built, and its first batch holds
+    only the changes after that point: what came before, its roster holds already.
     """
     app.extensions[_BATCHES].snapshot(sid, org, build, diff)
 
