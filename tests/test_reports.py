@@ -56,13 +56,23 @@ def timeline(request, app, client):
     record(app, BRUNO, [(at(D1, 12), "offline", "online", True, "manual", None)], name="Bruno")
     record(app, OUTSIDER, [(at(D1, 12), "offline", "busy", True, "manual", None)], org="other")
     if request.param == "rolled up":
-        assert roll_up(app) == 6  # D0 to yesterday
+        assert roll_up(app) == days_closed_since(D0)
     return app
 
 
 def roll_up(app, batch=reports.ROLL_UP_DAYS):
     with app.app_context():
         return reports.roll_up(batch)
+
+
+def last_closed():
+    """The last UTC day a roll-up may write now: yesterday, or the day before in the first minutes of a day."""
+    moment = datetime.now(UTC).replace(tzinfo=None) - reports.ROLL_UP_MARGIN
+    return moment.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=1)
+
+
+def days_closed_since(first):
+    return (last_closed() - first).days + 1
 
 
 def report(client, sub=SUPERVISOR, role="supervisor", org=None, name=None, **query):
@@ -244,13 +254,14 @@ def test_roll_up_writes_each_closed_day_once_and_never_today(app):
     record(app, ANA, [(at(D1, 8), "offline", "busy", True, "manual", None),
                       (today + timedelta(seconds=1), "busy", "online", True, "manual", None)])
 
-    assert roll_up(app) == 5  # D1 to yesterday
+    closed = days_closed_since(D1)
+    assert roll_up(app) == closed  # D1 to yesterday (never today)
     with app.app_context():
         days = db.session.execute(select(ReportDay.day, ReportDay.status, ReportDay.seconds)
                                   .order_by(ReportDay.day)).all()
-        assert db.session.scalar(select(ReportRollup.through)) == today - timedelta(days=1)
+        assert db.session.scalar(select(ReportRollup.through)) == last_closed()
     # Busy from 08:00 of D1 on; offline without a code is the rest of each day, never written.
-    assert days == [(D1, "busy", 16 * H)] + [(D1 + timedelta(days=n), "busy", 24 * H) for n in range(1, 5)]
+    assert days == [(D1, "busy", 16 * H)] + [(D1 + timedelta(days=n), "busy", 24 * H) for n in range(1, closed)]
     assert roll_up(app) == 0
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(ReportDay)) == len(days)
@@ -286,7 +297,7 @@ def test_a_report_is_the_same_after_each_day_of_a_partial_roll_up(app):
                     for since, until in ranges for group_by in ("agent", "day")]
 
     expected = answers()
-    for _ in range(6):  # D0 to yesterday, one a pass
+    for _ in range(days_closed_since(D0)):  # one a pass
         assert roll_up(app, batch=1) == 1
         assert answers() == expected
     assert roll_up(app, batch=1) == 0
@@ -295,7 +306,5 @@ def test_a_report_is_the_same_after_each_day_of_a_partial_roll_up(app):
 def test_with_no_ledger_yet_the_roll_up_marks_every_closed_day_written(app):
     assert roll_up(app) == 0
     with app.app_context():
-        yesterday = datetime.now(UTC).replace(tzinfo=None, hour=0, minute=0, second=0, microsecond=0) - timedelta(
-            days=1)
-        assert db.session.scalar(select(ReportRollup.through)) == yesterday
+        assert db.session.scalar(select(ReportRollup.through)) == last_closed()
         assert db.session.scalar(select(func.count()).select_from(ReportDay)) == 0
