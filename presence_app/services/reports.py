@@ -106,15 +106,17 @@ rolled_days(day) AS (
     UNION ALL
     SELECT {next_midnight_day} FROM rolled_days WHERE {next_midnight_day} < :roll_to
 ),
+stored AS (
+    SELECT * FROM report_days r WHERE r.org = :org {only_agent_r} AND r.day >= :roll_from AND r.day < :roll_to
+),
 rolled AS (
     SELECT r.agent_id, r.status, r.connected, r.reason_code AS code, {rolled_day}, {rolled_span} AS span
-    FROM report_days r WHERE r.org = :org {only_agent_r} AND r.day >= :roll_from AND r.day < :roll_to
+    FROM stored r
     UNION ALL
     SELECT s.agent_id, 'offline', false, NULL, {rest_day}, {rest_span}
     FROM scope s CROSS JOIN rolled_days d
-    LEFT JOIN (SELECT agent_id, day, SUM(seconds) AS seconds FROM report_days r
-               WHERE r.org = :org {only_agent_r} AND r.day >= :roll_from AND r.day < :roll_to
-               GROUP BY agent_id, day) t ON t.agent_id = s.agent_id AND t.day = d.day
+    LEFT JOIN (SELECT agent_id, day, SUM(seconds) AS seconds FROM stored GROUP BY agent_id, day) t
+        ON t.agent_id = s.agent_id AND t.day = d.day
 ),
 timed AS (
     SELECT agent_id, status, connected, code, {bucket} AS day, span
@@ -209,23 +211,27 @@ def roll_up(batch=ROLL_UP_DAYS):
     while done < batch and (day := _next_day()) is not None:
         db.session.execute(statement, {"since": day, "until": day + timedelta(days=1), "roll_from": day,
                                        "roll_to": day})
-        db.session.execute(update(ReportRollup).where(ReportRollup.id == 1).values(through=day))
+        _written(day)
         db.session.commit()  # a day at a time: short locks, and a pass cut short keeps what it wrote
         done += 1
     db.session.commit()
     return done
 
 
+def _written(day):
+    db.session.execute(update(ReportRollup).where(ReportRollup.id == 1).values(through=day))
+
+
 def _next_day():
     """Lock the roll-up's row and return the next closed day to write, or None."""
-    state = db.session.execute(select(ReportRollup).where(ReportRollup.id == 1).with_for_update()).scalar_one()
+    through = db.session.scalar(select(ReportRollup.through).where(ReportRollup.id == 1).with_for_update())
     last_closed = _midnight(db.session.scalar(select(now())) - ROLL_UP_MARGIN) - timedelta(days=1)
-    if state.through is not None:
-        day = state.through + timedelta(days=1)
+    if through is not None:
+        day = through + timedelta(days=1)
     else:
         first = db.session.scalar(select(func.min(PresenceChange.at)))
         if first is None:  # no ledger yet: every closed day was offline for everyone, nothing to write
-            state.through = last_closed
+            _written(last_closed)
             return None
         day = _midnight(first)
     return day if day <= last_closed else None
