@@ -14,9 +14,15 @@ from . import cli, config, errors, fanout, http, logs, metrics, notify, sockets,
 from .extensions import db, jwt, migrate, socketio
 
 
+class App(Flask):
+    """Flask, with the URL map of http.Routes."""
+
+    url_map_class = http.Routes
+
+
 def create_app(env=None, role="web"):
     """Build the app: role "web" serves HTTP and Socket.IO, "worker" runs jobs."""
-    app = Flask(__name__, instance_relative_config=True)
+    app = App(__name__, instance_relative_config=True)
     app.config.update(config.from_env(os.environ if env is None else env, app.instance_path))
     app.config["PROCESS_ID"] = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     app.url_map.strict_slashes = False
