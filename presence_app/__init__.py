@@ -15,9 +15,13 @@ from .extensions import db, jwt, migrate, socketio
 
 
 class App(Flask):
-    """Flask, with the URL map of http.Routes."""
+    """Flask, with the URL map and the request context of http."""
 
     url_map_class = http.Routes
+
+    def request_context(self, environ):
+        """A request context that does not route socket events."""
+        return http.Context(self, environ)
 
 
 def create_app(env=None, role="web"):

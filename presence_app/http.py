@@ -1,7 +1,9 @@
-"""HTTP plumbing around the app: URL matching, proxies, chunked bodies, WebSocket extensions, paced sockets, agent ids, headers."""
+"""HTTP plumbing: URL matching and request contexts, proxies, chunked bodies, WebSocket extensions, pacing, headers."""
 import io
 
 from flask import request
+from flask.ctx import RequestContext
+from werkzeug.exceptions import NotFound
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import BaseConverter, Map, ValidationError
 from werkzeug.routing.matcher import StateMachineMatcher
@@ -66,6 +68,21 @@ class Routes(Map):
             if not rule.build_only:
                 matcher.add(rule)
         self._matcher = matcher
+
+
+class Context(RequestContext):
+    """Flask's request context, with the Socket.IO path answered 404 without a search.
+
+    Flask-SocketIO runs each socket event in a context of the socket's first request. No rule
+    matches its path, so every event raised a NotFound and kept it: its traceback held the
+    context and the whole stack, some 60 objects a socket event for the garbage collector.
+    """
+
+    def match_request(self):
+        if (self.request.path + "/").startswith(SOCKET_IO_PATH):
+            self.request.routing_exception = NotFound()  # never raised here: it holds no stack
+        else:
+            super().match_request()
 
 
 def chunked_input(wsgi_app, limit):
