@@ -20,6 +20,7 @@ CHAT = "5511999999999"  # a chat id as the platform sends it: the customer's pho
 MEETING = "In a meeting until 3 pm"
 BEAT = 1  # PROCESS_BEAT_SECONDS of the real web processes of the Socket.IO tests
 FAST = {"DISCONNECT_GRACE_SECONDS": 1, "PROCESS_BEAT_SECONDS": BEAT}
+ENVELOPE = {"error", "message", "details"}  # the one error envelope
 ISO_Z = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 PRESENCE_FIELDS = {
     "agent_id", "name", "status", "status_message", "last_heartbeat", "websocket_connected", "connections",
@@ -39,6 +40,16 @@ def token(sub, name=None, org=None, role=None, exp_in=600, secret=SECRET, **extr
     if role is not None:
         claims["role"] = role
     return pyjwt.encode(claims, secret, algorithm="HS256")
+
+
+def assert_error(r, status, error):
+    """The contract's error envelope, with the given status and code."""
+    assert r.status_code == status, r.get_data(as_text=True)
+    assert r.is_json
+    assert set(r.json) == ENVELOPE
+    assert r.json["error"] == error
+    assert isinstance(r.json["message"], str) and r.json["message"]
+    assert isinstance(r.json["details"], dict)
 
 
 def bearer(sub, **kwargs):

@@ -3,25 +3,14 @@ import json
 
 import pytest
 
-from .support import bearer
+from .support import assert_error, bearer
 
 ME = "/api/v1/presence/me/"
 SET_STATUS = "/api/v1/presence/set-status/"
 HEARTBEAT = "/api/v1/presence/heartbeat/"
 ROSTER = "/api/v1/presence/"
 TYPING = "/api/v1/typing/"
-ENVELOPE = {"error", "message", "details"}
 MAX_BODY = 16 * 1024
-
-
-def assert_error(r, status, error):
-    """The contract's error envelope, with the given status and code."""
-    assert r.status_code == status, r.get_data(as_text=True)
-    assert r.is_json
-    assert set(r.json) == ENVELOPE
-    assert r.json["error"] == error
-    assert isinstance(r.json["message"], str) and r.json["message"]
-    assert isinstance(r.json["details"], dict)
 
 
 def assert_unchanged(client, sub=5):

@@ -9,11 +9,10 @@ from presence_app.extensions import db
 from presence_app.models import Agent
 
 from .inprocess import count
-from .support import SECRET, bearer, token
+from .support import ENVELOPE, SECRET, bearer, token
 
 ME = "/api/v1/presence/me/"
 LOGIN = "/api/v1/auth/token"
-ENVELOPE = {"error", "message", "details"}
 
 
 def raw_token(claims, key=SECRET, algorithm="HS256"):

@@ -11,9 +11,8 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from presence_app.models import PresenceChange
 
 from .inprocess import count
-from .support import bearer
+from .support import ENVELOPE, bearer
 
-ENVELOPE = {"error", "message", "details"}
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 

@@ -16,9 +16,8 @@ from presence_app.models import Agent, PresenceChange
 from presence_app.sockets import live_sockets
 
 from .inprocess import count
-from .support import FAST, bearer, token
+from .support import ENVELOPE, FAST, bearer, token
 
-ENVELOPE = {"error", "message", "details"}
 ME = "/api/v1/presence/me/"
 SET_STATUS = "/api/v1/presence/set-status/"
 

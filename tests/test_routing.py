@@ -2,8 +2,7 @@
 import gc
 import io
 
-from .support import bearer, token
-from .test_api_validation import assert_error
+from .support import assert_error, bearer, token
 
 HEARTBEAT = "/api/v1/presence/heartbeat/"
 
