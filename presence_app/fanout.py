@@ -8,6 +8,7 @@ backs off up to a minute after a failure. RedisQueue never lets a dead or frozen
 request (publishing has short timeouts and, after a failure, is skipped for a moment: this
 process's own sockets still get every event), and resubscribes within a second of Redis returning.
 """
+import functools
 import logging
 import time
 
@@ -25,11 +26,14 @@ class Observed(socketio.Manager):
 
     def emit(self, event, data, namespace=None, room=None, skip_sid=None, callback=None, to=None, **kwargs):
         room = to or room
-        result = super().emit(event, data, namespace=namespace, room=room, skip_sid=skip_sid, callback=callback,
-                              **kwargs)
-        if self.observer is not None:
-            self.observer.delivered(event, room, data, self.rooms.get(namespace or "/", {}))
-        return result
+        deliver = functools.partial(super().emit, event, data, namespace=namespace, room=room, skip_sid=skip_sid,
+                                    callback=callback, **kwargs)
+        if self.observer is None:
+            return deliver()
+        self.observer.delivered(event, room, data, self.rooms.get(namespace or "/", {}))
+        if not self.observer.held(event, room, deliver):
+            deliver()
+        return None
 
 
 class LocalQueue(Observed):

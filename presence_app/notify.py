@@ -13,6 +13,7 @@ from urllib.parse import unquote
 from . import metrics
 from .extensions import socketio
 from .keys import key
+from .pacing import after_connects, awaiting_roster
 from .schemas import change_event, iso, iso_epoch, typing_event
 
 VERSION = "v1"
@@ -77,6 +78,13 @@ def typing(event, rows):
         _emit(event, envelope(event, typing_event(row)), to=chat_room(row.org, row.chat_id))
 
 
+def join_org(sid, org):
+    """A v1 socket joins its org's room, after the announcements held before it (they are in its roster)."""
+    room = org_room(org)
+    if not after_connects(lambda: _here(sid) and socketio.server.enter_room(sid, room)):
+        socketio.server.enter_room(sid, room)
+
+
 def presence_state(app, sid, org, build, diff=False):
     """Send the org's roster (`build()` -> agents, server_time) to a socket that just connected.
 
@@ -135,6 +143,10 @@ class Batches:
         if start:
             socketio.start_background_task(self._flush_changes)
 
+    def held(self, event, room, deliver):
+        """Hold an announcement to v1 sockets while sockets wait to connect; True if held."""
+        return event == PRESENCE_CHANGED and room is not None and room.startswith("org:") and after_connects(deliver)
+
     def _flush_changes(self):
         socketio.sleep(self.window)
         with self.lock:
@@ -158,6 +170,7 @@ class Batches:
                 self.built_at[org] = now
             else:
                 self.waiting.setdefault(org, []).append((sid, diff))
+                awaiting_roster(1)
         if first:
             self._build_and_send(org, [(sid, diff)], build)
         elif queued is None:
@@ -189,6 +202,8 @@ class Batches:
                 self._build_and_send(org, waiting, build)
             except Exception as exc:  # noqa: BLE001 - they can still ask with sync {}
                 log.warning("roster snapshot of %s sockets failed: %s", len(waiting), exc)
+            finally:
+                awaiting_roster(-len(waiting))
 
 
 def _here(sid):

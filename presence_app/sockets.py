@@ -15,7 +15,7 @@ from flask_socketio import ConnectionRefusedError, join_room, leave_room
 from . import notify, throttle
 from .errors import LimitExceeded, NotFound, Unauthorized, ValidationError, to_wire
 from .extensions import socketio
-from .pacing import take_turn
+from .pacing import connecting, take_turn
 from .schemas import MAX_DEPTH, ActivityIn, ChatIn, Empty, StatusIn, TokenIn, iso_epoch, load
 from .services import connections, presence, typing
 from .services.identity import Identity, decode, ensure_agent, expired, refuse_query_token
@@ -69,19 +69,19 @@ def _authenticate(auth):
 @socketio.on("connect")
 def on_connect(auth=None):
     """A console connects with {token} (and presence: "diff") in auth: its socket is counted, it gets presence_state."""
-    take_turn()
-    try:
-        live = _authenticate(auth)
-        org = live.identity.org
-        if not live.diff:  # a diff-mode socket joins its diff room with its roster snapshot
-            join_room(notify.org_room(org))
-        join_room(notify.agent_room(org, live.identity.agent_id))
-        if live.identity.is_supervisor:
-            join_room(notify.supervisor_room(org))
-        connections.open_socket(live.identity, request.sid, current_app.config["PROCESS_ID"], diff=live.diff)
-    except Exception as exc:  # noqa: BLE001 - whatever failed, the socket is refused, never half-open
-        body = to_wire(exc)[0]
-        raise ConnectionRefusedError(body["message"], body) from None
+    with connecting():
+        try:
+            live = _authenticate(auth)
+            org = live.identity.org
+            if not live.diff:  # a diff-mode socket joins its diff room with its roster snapshot
+                notify.join_org(request.sid, org)
+            join_room(notify.agent_room(org, live.identity.agent_id))
+            if live.identity.is_supervisor:
+                join_room(notify.supervisor_room(org))
+            connections.open_socket(live.identity, request.sid, current_app.config["PROCESS_ID"], diff=live.diff)
+        except Exception as exc:  # noqa: BLE001 - whatever failed, the socket is refused, never half-open
+            body = to_wire(exc)[0]
+            raise ConnectionRefusedError(body["message"], body) from None
     live_sockets()[request.sid] = live
 
 
