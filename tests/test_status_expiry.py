@@ -1,10 +1,13 @@
 """Expiring statuses: until / for_minutes, the expiry sweep, and its races with manual changes and the timeout."""
 import threading
+import time
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from sqlalchemy import event
 
 from presence_app import jobs
+from presence_app.extensions import db
 
 from .inprocess import backdate, changes, drain, run_job, silence
 from .support import CHAT, bearer
@@ -276,3 +279,28 @@ def test_a_deadline_that_passed_while_timed_out_applies_after_the_resume(app, cl
 
     assert (me(client)["status"], me(client)["status_message"]) == ("online", "Queue A")
     assert database.reasons(5) == ["manual", "manual", "timeout", "resumed", "expired"]
+
+
+def test_a_deadline_passing_while_the_sweep_runs_is_applied_by_the_next_sweep_never_dropped(app, client, database):
+    set_status(client, 5, {"status": "online", "message": "Queue A"})
+    until = datetime.now(UTC) + timedelta(seconds=1.5)
+    set_status(client, 5, {"status": "busy", "until": until.isoformat()})
+    slowed = []
+
+    def deadline_passes(conn, cursor, statement, parameters, context, executemany):
+        if "change_reason" in statement and not slowed:  # right after the sweep's first statement
+            slowed.append(statement)
+            time.sleep(max(0.0, (until - datetime.now(UTC)).total_seconds()) + 0.2)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "after_cursor_execute", deadline_passes)
+    try:
+        assert expire(app) == 0, "not due when the sweep looked"
+    finally:
+        event.remove(engine, "after_cursor_execute", deadline_passes)
+
+    assert slowed and me(client)["status_until"] == z(until), "the deadline is kept for the next sweep"
+    assert expire(app) == 1
+    assert database.reasons(5) == ["manual", "manual", "expired"]
+    assert (me(client)["status"], me(client)["status_message"]) == ("online", "Queue A")

@@ -39,8 +39,11 @@ def expiry_values(deadline):
 
 def expire_statuses():
     """The expiry sweep: each expiring status that passed returns to the state it replaced (reason expired)."""
+    # One instant for both statements (the database's now moves between them): a deadline passing in
+    # between would otherwise be cleared below without being applied.
+    cutoff = db.session.scalar(select(now()))
     # A timed-out agent's deadline waits: the timeout owns that state until the agent resumes.
-    due = EXPIRING & (P.c.status_until <= now()) & ~P.c.timed_out
+    due = EXPIRING & (P.c.status_until <= cutoff) & ~P.c.timed_out
     back = (P.c.revert_status, P.c.revert_message, P.c.revert_reason_code)
     rows = change(due & differs(*back), dict(new_state(*back), **CLEARED), "expired")
     db.session.execute(update(P).where(due).values(**CLEARED))  # already in that state: nothing to announce
