@@ -4,6 +4,7 @@ Two kinds of delivery are batched per web process, per org and per window of
 PRESENCE_BATCH_MS: the changes its diff-mode sockets receive (one `presence_diff` with the
 latest change of each agent), and the roster snapshot of sockets that connect together (built
 once, encoded once, sent to each). The first snapshot after a quiet window goes out at once.
+While a herd connects, announcements to v1 sockets wait for it (`pacing.after_connects`).
 """
 import logging
 import threading
@@ -144,7 +145,7 @@ class Batches:
             socketio.start_background_task(self._flush_changes)
 
     def held(self, event, room, deliver):
-        """Hold an announcement to v1 sockets while sockets wait to connect; True if held."""
+        """Hold an announcement to this process's v1 sockets while a herd comes in (pacing); True if held."""
         return event == PRESENCE_CHANGED and room is not None and room.startswith("org:") and after_connects(deliver)
 
     def _flush_changes(self):
