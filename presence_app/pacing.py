@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 
 def awaiting_roster(count):
-    """`count` more sockets (fewer, if negative) wait for a shared roster build: busy, for a herd."""
+    """`count` more sockets (fewer, if negative) are busy coming in: here, waiting for a shared roster build."""
     with _lock:
         _state["busy"] += count
 
