@@ -6,31 +6,37 @@ client events, answering each with an ack (`reply`): the event's own, or the err
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
-from . import notify, openapi, schemas, shapes
+from . import notify, openapi
+from .schemas.auth import TokenIn
+from .schemas.base import Empty
+from .schemas.presence import ActivityIn, StatusIn
+from .schemas.typing import ChatIn
+from .shapes import auth, base, presence, reason_codes, typing
 
 CHANNEL = "default"
 _CACHE = "presence_asyncapi"
 # Server events: name -> (data schema, summary).
 SERVER_EVENTS = {
-    notify.PRESENCE_STATE: (shapes.StateData, "The org's roster, to the socket that just connected"),
-    notify.PRESENCE_CHANGED: (shapes.ChangeData, "One real presence change, to the org (v1 sockets)"),
-    notify.PRESENCE_DIFF: (shapes.DiffData, "The changes of one PRESENCE_BATCH_MS window, to diff-mode sockets"),
-    notify.TYPING_START: (shapes.TypingData, "An agent started typing, to the chat's room"),
-    notify.TYPING_STOP: (shapes.TypingData, "An agent stopped typing, to the chat's room"),
-    notify.SESSION_EXPIRED: (shapes.ExpiredData, "The socket's token expired; the socket is closed next"),
-    notify.STATUS_OVERRUN: (shapes.OverrunData, "A status outlasted its reason code's max_minutes, to supervisors"),
+    notify.PRESENCE_STATE: (presence.StateData, "The org's roster, to the socket that just connected"),
+    notify.PRESENCE_CHANGED: (presence.ChangeData, "One real presence change, to the org (v1 sockets)"),
+    notify.PRESENCE_DIFF: (presence.DiffData, "The changes of one PRESENCE_BATCH_MS window, to diff-mode sockets"),
+    notify.TYPING_START: (typing.TypingData, "An agent started typing, to the chat's room"),
+    notify.TYPING_STOP: (typing.TypingData, "An agent stopped typing, to the chat's room"),
+    notify.SESSION_EXPIRED: (auth.ExpiredData, "The socket's token expired; the socket is closed next"),
+    notify.STATUS_OVERRUN: (reason_codes.OverrunData,
+                            "A status outlasted its reason code's max_minutes, to supervisors"),
 }
 # Client events: name -> (payload schema, ack schema, summary).
 CLIENT_EVENTS = {
-    "join_chat": (schemas.ChatIn, shapes.JoinAck, "Join a chat's room to see typing there"),
-    "leave_chat": (schemas.ChatIn, shapes.ChatAck, "Leave a chat's room"),
-    "typing_start": (schemas.ChatIn, shapes.TypingStartAck, "I am typing in a chat (renewals are silent)"),
-    "typing_stop": (schemas.ChatIn, shapes.TypingStopAck, "I stopped typing in a chat"),
-    "heartbeat": (schemas.Empty, shapes.HeartbeatAck, "I am alive"),
-    "set_status": (schemas.StatusIn, shapes.PresenceAck, "Set my status"),
-    "activity": (schemas.ActivityIn, shapes.PresenceAck, "My console is idle (true) or active (false)"),
-    "sync": (schemas.Empty, shapes.SyncAck, "Read the roster and my chats' typing again"),
-    "refresh_token": (schemas.TokenIn, shapes.RefreshAck, "Extend this socket's session with a fresh token"),
+    "join_chat": (ChatIn, typing.JoinAck, "Join a chat's room to see typing there"),
+    "leave_chat": (ChatIn, typing.ChatAck, "Leave a chat's room"),
+    "typing_start": (ChatIn, typing.TypingStartAck, "I am typing in a chat (renewals are silent)"),
+    "typing_stop": (ChatIn, typing.TypingStopAck, "I stopped typing in a chat"),
+    "heartbeat": (Empty, presence.HeartbeatAck, "I am alive"),
+    "set_status": (StatusIn, presence.PresenceAck, "Set my status"),
+    "activity": (ActivityIn, presence.PresenceAck, "My console is idle (true) or active (false)"),
+    "sync": (Empty, presence.SyncAck, "Read the roster and my chats' typing again"),
+    "refresh_token": (TokenIn, auth.RefreshAck, "Extend this socket's session with a fresh token"),
 }
 ENVELOPE_VERSION = notify.VERSION
 
@@ -52,7 +58,7 @@ def _json_schemas():
     for payload, ack, _summary in CLIENT_EVENTS.values():
         _add(spec, payload)
         _add(spec, ack)
-    _add(spec, shapes.ErrorAck)
+    _add(spec, base.ErrorAck)
     return spec.to_dict()["components"]["schemas"]
 
 
@@ -81,7 +87,7 @@ def _build():
         operations[f"send_{name}"] = {"action": "send", "channel": {"$ref": f"#/channels/{CHANNEL}"},
                                       "summary": summary, "messages": [_message_ref(name)]}
     messages["error.ack"] = {"name": "error ack", "summary": "Any refused client event's ack",
-                             "payload": _ref(shapes.ErrorAck)}
+                             "payload": _ref(base.ErrorAck)}
     for name, (payload, ack, summary) in CLIENT_EVENTS.items():
         messages[f"{name}.call"] = {"name": name, "summary": summary, "payload": _ref(payload)}
         messages[f"{name}.ack"] = {"name": f"{name} ack", "summary": f"The ack of {name}", "payload": _ref(ack)}

@@ -15,7 +15,9 @@ from . import metrics
 from .extensions import socketio
 from .keys import key
 from .pacing import after_connects, awaiting_roster
-from .schemas import change_event, iso, iso_epoch, typing_event
+from .schemas.base import iso, iso_epoch
+from .schemas.presence import change_event
+from .schemas.typing import typing_event
 
 VERSION = "v1"
 PRESENCE_CHANGED = "agent_presence_changed"

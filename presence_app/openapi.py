@@ -1,7 +1,7 @@
-"""The OpenAPI 3.1 document of the REST API, built from the views' `documented` marks and schemas.py.
+"""The OpenAPI 3.1 document of the REST API, built from the views' `documented` marks and the schemas.
 
-Request bodies and queries are the very marshmallow schemas that validate input; answers are
-the shapes of shapes.py. The document is built once per app, on first use.
+Request bodies and queries are the very marshmallow schemas that validate input (`schemas/`);
+answers are the shapes of `shapes/`. The document is built once per app, on first use.
 """
 import re
 from dataclasses import dataclass, field
@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
-from . import schemas, shapes
 from .http import MAX_AGENT_ID
+from .schemas import base as schemas
+from .shapes.base import Error
 
 VERSION = "1.1.0"  # the contract's version
 _CACHE = "presence_openapi"
@@ -72,7 +73,7 @@ def _build(app):
         "description": "Agent presence for customer-support chat. The Socket.IO events are in /api/v1/asyncapi.json."})
     register_fields(ma)
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
-    spec.components.schema("Error", schema=shapes.Error)
+    spec.components.schema("Error", schema=Error)
     for status, description in _ERRORS.items():
         response = {"description": description, "content": {"application/json": {"schema": "Error"}}}
         if status in (429, 503):

@@ -16,7 +16,10 @@ from . import notify, throttle
 from .errors import LimitExceeded, NotFound, Unauthorized, ValidationError, to_wire
 from .extensions import socketio
 from .pacing import connecting, take_turn
-from .schemas import MAX_DEPTH, ActivityIn, ChatIn, Empty, StatusIn, TokenIn, iso_epoch, load
+from .schemas.auth import TokenIn
+from .schemas.base import MAX_DEPTH, Empty, iso_epoch, load
+from .schemas.presence import ActivityIn, StatusIn
+from .schemas.typing import ChatIn
 from .services import connections, presence, typing
 from .services.identity import Identity, decode, ensure_agent, expired, refuse_query_token
 

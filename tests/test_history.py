@@ -5,7 +5,7 @@ import pytest
 from itsdangerous import URLSafeSerializer
 
 from presence_app import jobs
-from presence_app.schemas import CURSOR_SALT
+from presence_app.schemas.base import CURSOR_SALT
 
 from .inprocess import GRACE, backdate, record, run_job, silence
 from .support import ISO_Z, bearer

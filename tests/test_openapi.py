@@ -16,8 +16,9 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from presence_app import openapi, schemas
+from presence_app import openapi
 from presence_app.api import PUBLIC
+from presence_app.schemas import auth, base, presence, reason_codes, reports, typing
 
 from .support import ROOT, bearer
 
@@ -90,9 +91,9 @@ def test_each_operation_lists_the_errors_it_can_answer_and_public_ones_need_no_t
 
 
 @pytest.mark.parametrize("path, method, schema", [
-    ("/presence/set-status/", "post", schemas.StatusIn), ("/presence/activity/", "post", schemas.ActivityIn),
-    ("/typing/", "post", schemas.ChatIn), ("/reason-codes/", "put", schemas.ReasonCodesIn),
-    ("/auth/token", "post", schemas.LoginIn), ("/presence/heartbeat/", "post", schemas.Empty),
+    ("/presence/set-status/", "post", presence.StatusIn), ("/presence/activity/", "post", presence.ActivityIn),
+    ("/typing/", "post", typing.ChatIn), ("/reason-codes/", "put", reason_codes.ReasonCodesIn),
+    ("/auth/token", "post", auth.LoginIn), ("/presence/heartbeat/", "post", base.Empty),
 ])
 def test_request_bodies_are_the_schemas_that_validate_them(client, path, method, schema):
     document = client.get(f"{API}/openapi.json").get_json()
@@ -106,8 +107,8 @@ def test_request_bodies_are_the_schemas_that_validate_them(client, path, method,
 
 
 @pytest.mark.parametrize("path, schema", [
-    ("/presence/", schemas.RosterQuery), ("/presence/{agent_id}/history/", schemas.HistoryQuery),
-    ("/reports/time-in-status/", schemas.ReportQuery),
+    ("/presence/", presence.RosterQuery), ("/presence/{agent_id}/history/", reports.HistoryQuery),
+    ("/reports/time-in-status/", reports.ReportQuery),
 ])
 def test_query_parameters_are_the_schemas_that_validate_them(client, path, schema):
     document = client.get(f"{API}/openapi.json").get_json()
@@ -121,9 +122,9 @@ def test_chat_ids_and_reason_codes_carry_their_patterns_which_match_the_validato
     chat = re.compile(components["ChatIn"]["properties"]["chat_id"]["pattern"])
     code = re.compile(components["StatusIn"]["properties"]["reason_code"]["pattern"])
     for value in ("5511999999999", "a:b@c.d+e_f-g", "x" * 64):
-        assert chat.search(value) and schemas.CHAT_ID.fullmatch(value)
+        assert chat.search(value) and base.CHAT_ID.fullmatch(value)
     for value in ("", "x" * 65, "a b", "a/b", "ção"):
-        assert not chat.search(value) and not schemas.CHAT_ID.fullmatch(value)
+        assert not chat.search(value) and not base.CHAT_ID.fullmatch(value)
     assert code.search("lunch_1-x") and not code.search("x" * 33) and not code.search("a b")
 
 

@@ -1,15 +1,17 @@
 """POST /auth/token: standalone login that mints the same tokens the platform does."""
 from flask import request
 
-from .. import shapes, throttle
+from .. import throttle
 from ..openapi import documented
-from ..schemas import LoginIn, load_json
+from ..schemas.auth import LoginIn
+from ..schemas.base import load_json
 from ..services import identity
+from ..shapes.auth import TokenAnswer
 from . import bp
 
 
 @bp.post("/auth/token")
-@documented(shapes.TokenAnswer, body=LoginIn, public=True, errors=(401, 429, 503))
+@documented(TokenAnswer, body=LoginIn, public=True, errors=(401, 429, 503))
 def issue_token():
     """Exchange an email and password for a bearer token."""
     throttle.hit("login", "address", request.remote_addr or "")

@@ -1,15 +1,15 @@
 """GET /health: liveness without auth, and whether the database and Redis answer."""
 from flask import Blueprint
 
-from .. import shapes
 from ..openapi import documented
 from ..services.health import check
+from ..shapes.base import Health
 
 health_bp = Blueprint("health", __name__)
 
 
 @health_bp.get("/health")
-@documented(shapes.Health, public=True, answers={503: shapes.Health})
+@documented(Health, public=True, answers={503: Health})
 def health():
     """Say whether the process, its database and (when used) Redis answer."""
     report = check()

@@ -1,10 +1,11 @@
 """Presence endpoints: mine, set-status, heartbeat, activity, the org roster and one agent."""
 from flask import current_app, request
 
-from .. import shapes
 from ..openapi import documented
-from ..schemas import ActivityIn, Empty, RosterQuery, StatusIn, load, load_json
+from ..schemas.base import Empty, load, load_json
+from ..schemas.presence import ActivityIn, RosterQuery, StatusIn
 from ..services import presence
+from ..shapes import base as shapes_base, presence as shapes
 from . import bp, caller
 
 
@@ -61,7 +62,7 @@ def activity():
 
 
 @bp.get("/settings/")
-@documented(shapes.Settings)
+@documented(shapes_base.Settings)
 def settings():
     """What a console needs to know of this service's configuration."""
     return {"idle_away_seconds": current_app.config["IDLE_AWAY_SECONDS"]}

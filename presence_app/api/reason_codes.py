@@ -1,15 +1,16 @@
 """Reason codes of my org: everyone reads them, supervisors replace them."""
 from flask import request
 
-from .. import shapes
 from ..openapi import documented
-from ..schemas import Empty, ReasonCodesIn, load, load_json
+from ..schemas.base import Empty, load, load_json
+from ..schemas.reason_codes import ReasonCodesIn
 from ..services import reason_codes
+from ..shapes.reason_codes import ReasonCodes
 from . import bp, caller
 
 
 @bp.get("/reason-codes/")
-@documented(shapes.ReasonCodes, query=Empty)
+@documented(ReasonCodes, query=Empty)
 def list_codes():
     """My org's reason codes."""
     load(Empty, request.args.to_dict())
@@ -17,7 +18,7 @@ def list_codes():
 
 
 @bp.put("/reason-codes/")
-@documented(shapes.ReasonCodes, body=ReasonCodesIn, errors=(403,))
+@documented(ReasonCodes, body=ReasonCodesIn, errors=(403,))
 def replace_codes():
     """Supervisors only: replace my org's reason codes with the list given."""
     body = load_json(ReasonCodesIn, request.get_data())

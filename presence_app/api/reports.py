@@ -1,22 +1,23 @@
 """Supervisors' records: one agent's change history and time in status, as JSON or CSV."""
 from flask import request
 
-from .. import shapes
 from ..openapi import documented
-from ..schemas import HistoryQuery, ReportQuery, load
+from ..schemas.base import load
+from ..schemas.reports import HistoryQuery, ReportQuery
 from ..services import history, reports
+from ..shapes.reports import History, Report
 from . import bp, caller
 
 
 @bp.get("/presence/<int:agent_id>/history/")
-@documented(shapes.History, query=HistoryQuery, errors=(403,))
+@documented(History, query=HistoryQuery, errors=(403,))
 def agent_history(agent_id):
     """An agent's recorded changes, oldest first, a page at a time."""
     return history.changes(caller(), agent_id, **load(HistoryQuery, request.args.to_dict()))
 
 
 @bp.get("/reports/time-in-status/")
-@documented(shapes.Report, query=ReportQuery, errors=(403,), also={"text/csv": {"type": "string"}})
+@documented(Report, query=ReportQuery, errors=(403,), also={"text/csv": {"type": "string"}})
 def time_in_status():
     """Seconds in each status per agent (or per agent and UTC day), from the ledger."""
     query = load(ReportQuery, request.args.to_dict())

@@ -1,15 +1,16 @@
 """Typing endpoints: POST starts or renews, DELETE stops."""
 from flask import request
 
-from .. import shapes
 from ..openapi import documented
-from ..schemas import ChatIn, load, load_json
+from ..schemas.base import load, load_json
+from ..schemas.typing import ChatIn
 from ..services import typing
+from ..shapes.typing import TypingStarted, TypingStopped
 from . import bp, caller
 
 
 @bp.post("/typing/")
-@documented(shapes.TypingStarted, body=ChatIn)
+@documented(TypingStarted, body=ChatIn)
 def start():
     """I am typing in a chat (repeat to renew)."""
     body = load_json(ChatIn, request.get_data())
@@ -17,7 +18,7 @@ def start():
 
 
 @bp.delete("/typing/")
-@documented(shapes.TypingStopped, query=ChatIn)
+@documented(TypingStopped, query=ChatIn)
 def stop():
     """I stopped typing in a chat."""
     query = load(ChatIn, request.args.to_dict())

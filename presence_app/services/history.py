@@ -4,7 +4,7 @@ from sqlalchemy import select
 from ..errors import Forbidden, NotFound, ValidationError
 from ..extensions import db
 from ..models import Agent, PresenceChange
-from ..schemas import MAX_ID, iso, make_cursor
+from ..schemas.base import MAX_ID, iso, make_cursor
 
 L = PresenceChange.__table__
 A = Agent.__table__

@@ -15,7 +15,7 @@ from ..dbtime import now
 from ..errors import Unauthorized, ValidationError
 from ..extensions import db
 from ..models import ROLES, Agent, Presence
-from ..schemas import text_problem
+from ..schemas.base import text_problem
 from .transitions import insert_new, prepared
 
 A, P = Agent.__table__, Presence.__table__

@@ -8,7 +8,8 @@ from .. import metrics
 from ..dbtime import db_now, now, seconds_ago
 from ..errors import Forbidden, NotFound
 from ..extensions import db
-from ..schemas import iso, presence_object
+from ..schemas.base import iso
+from ..schemas.presence import presence_object
 from . import deadlines, hearing, heartbeats, reason_codes
 from .identity import ensure_agent
 from .transitions import (

@@ -8,7 +8,7 @@ from sqlalchemy import DateTime, bindparam, func, select, text, update
 from ..dbtime import now
 from ..extensions import db
 from ..models import PresenceChange, ReportRollup
-from ..schemas import iso
+from ..schemas.base import iso
 from .history import check_readable
 
 STATUSES = ("online", "busy", "away", "offline")  # the report's order

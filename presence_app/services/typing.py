@@ -5,7 +5,7 @@ from sqlalchemy import bindparam, select, update
 from .. import metrics
 from ..dbtime import now, seconds_ago
 from ..extensions import db
-from ..schemas import iso
+from ..schemas.base import iso
 from .presence import sign_of_life
 from .transitions import T, finish, insert_new, prepared, take_typing
 

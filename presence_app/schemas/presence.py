@@ -1,0 +1,75 @@
+"""Presence: set-status, activity, roster filters; the presence object and the change event."""
+from marshmallow import ValidationError as MarshmallowError, fields, validate, validates_schema
+
+from ..models import STATUSES
+from .base import CODE, Instant, Strict, StrictBoolean, StrictInteger, check_code, check_text, int_range, iso, string
+
+
+class StatusIn(Strict):
+    """Body of set-status, REST and socket."""
+
+    status = string(required=True, validate=validate.OneOf(STATUSES, error=f"must be one of {', '.join(STATUSES)}"))
+    message = string(load_default="", validate=[
+        validate.Length(max=140, error="must be at most 140 characters"), check_text])
+    reason_code = string(load_default=None, allow_none=True, validate=check_code,
+                         metadata={"pattern": f"^{CODE.pattern}$"})
+    until = Instant(load_default=None, allow_none=True)
+    for_minutes = StrictInteger(load_default=None, allow_none=True, validate=int_range(1, 1440))
+
+    @validates_schema
+    def _one_deadline(self, data, **_kwargs):
+        if data.get("until") is not None and data.get("for_minutes") is not None:
+            raise MarshmallowError("give until or for_minutes, not both", "for_minutes")
+
+
+class ActivityIn(Strict):
+    """Body of the activity event and POST /presence/activity/."""
+
+    idle = StrictBoolean(required=True, error_messages={"required": "is required"})
+
+
+class RosterQuery(Strict):
+    """Filters of GET /presence/."""
+
+    status = string(validate=validate.OneOf(STATUSES, error=f"must be one of {', '.join(STATUSES)}"))
+    available = fields.Boolean(truthy={"true", "1"}, falsy={"false", "0"},
+                               error_messages={"invalid": "must be true or false"})
+
+
+def presence_object(row, now, timeout):
+    """The contract's presence object, from a presence row and the database's now."""
+    alive_until = (now - row.last_seen).total_seconds()
+    return {
+        "agent_id": row.agent_id,
+        "name": row.name,
+        "status": row.status,
+        "status_message": row.status_message,
+        "last_heartbeat": iso(row.last_heartbeat),
+        "websocket_connected": row.websocket_connected,
+        "connections": row.connections,
+        "status_changed_at": iso(row.status_changed_at),
+        "is_available": row.status == "online" and row.websocket_connected,
+        "minutes_in_status": max(0, int((now - row.status_changed_at).total_seconds() // 60)),
+        "is_inactive": row.connections == 0 and alive_until > timeout,
+        "seq": row.seq,
+        "reason_code": row.reason_code,
+        # A timed-out agent's deadline waits for its resume; its offline does not expire.
+        "status_until": None if row.timed_out else iso(row.status_until),
+    }
+
+
+def change_event(row):
+    """Data of agent_presence_changed, from a row returned by a change."""
+    return {
+        "agent_id": row.agent_id,
+        "status": row.status,
+        "message": row.status_message,
+        "timestamp": iso(row.changed_at),
+        "name": row.name,
+        "previous_status": row.previous_status,
+        "websocket_connected": row.websocket_connected,
+        "is_available": row.status == "online" and row.websocket_connected,
+        "reason": row.change_reason,
+        "seq": row.seq,
+        "reason_code": row.reason_code,
+    }
