@@ -12,7 +12,8 @@
 export type IsoTime = string;
 export type Status = "online" | "offline" | "busy" | "away";
 export type Reason =
-  | "manual" | "timeout" | "resumed" | "connected" | "disconnected" | "supervisor" | "idle" | "active" | "expired";
+  | "manual" | "timeout" | "resumed" | "connected" | "disconnected" | "supervisor" | "idle" | "active" | "expired"
+  | "profile" | "deactivated";
 export type ErrorCode =
   | "bad_request" | "forbidden" | "http_error" | "internal_error" | "length_required" | "limit_exceeded"
   | "method_not_allowed" | "not_found" | "payload_too_large" | "service_unavailable" | "too_many_requests"
@@ -40,6 +41,11 @@ export interface Presence {
   seq: number;
   reason_code: string | null;
   status_until: IsoTime | null;
+  teams: string[];
+  open_chats: number;
+  capacity: number;
+  last_assigned_at: IsoTime | null;
+  available_for_assignment: boolean;
 }
 
 /** Every server event's payload: the envelope around its data. */
@@ -61,6 +67,7 @@ export interface ChangeData {
   reason: Reason;
   seq: number;
   reason_code: string | null;
+  teams: string[];
 }
 
 export interface StateData {

@@ -165,6 +165,7 @@ def from_env(env, instance_path):
         "SCHEDULER_POLL_SECONDS": 1,
         "REPORT_ROLLUP_SECONDS": 600,  # closed days are rolled up within ten minutes (plus a margin)
         "API_RATE_LIMIT": _limit(env, "API_RATE_LIMIT", "50 per second"),
+        "SERVICE_RATE_LIMIT": _limit(env, "SERVICE_RATE_LIMIT", "1000 per second"),
         "LOGIN_RATE_LIMIT": _limit(env, "LOGIN_RATE_LIMIT", "10 per minute"),
         "SOCKET_RATE_LIMIT": _limit(env, "SOCKET_RATE_LIMIT", "20 per second"),
         "MAX_CHATS_PER_SOCKET": _count(env, "MAX_CHATS_PER_SOCKET", 100),
@@ -172,6 +173,9 @@ def from_env(env, instance_path):
         "TRUSTED_PROXY_COUNT": _count(env, "TRUSTED_PROXY_COUNT", 0, minimum=0),
         "MAX_CONNECTIONS": _count(env, "MAX_CONNECTIONS", 10_000),
         "PRESENCE_BATCH_MS": _count(env, "PRESENCE_BATCH_MS", 250),
+        "COUNTS_INTERVAL_MS": _count(env, "COUNTS_INTERVAL_MS", 1000, minimum=50),
+        "SYNC_WINDOW_SECONDS": _count(env, "SYNC_WINDOW_SECONDS", 300),
+        "DEFAULT_CAPACITY": _count(env, "DEFAULT_CAPACITY", 3, minimum=0),
         "MAX_CONTENT_LENGTH": MAX_MESSAGE_BYTES,
         "LOG_LEVEL": env.get("LOG_LEVEL", "INFO").upper(),
         "LOG_FORMAT": log_format,

@@ -12,7 +12,9 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     false,
+    func,
     text,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -20,8 +22,10 @@ from .dbtime import now
 from .extensions import db
 
 STATUSES = ("online", "offline", "busy", "away")
-REASONS = ("manual", "timeout", "resumed", "connected", "disconnected", "supervisor", "idle", "active", "expired")
-ROLES = ("agent", "supervisor")
+REASONS = ("manual", "timeout", "resumed", "connected", "disconnected", "supervisor", "idle", "active", "expired",
+           "profile", "deactivated")
+ROLES = ("agent", "supervisor")  # of agents; a token may also be a platform's `service`
+TEAMS_LENGTH = 20 * 65  # at most 20 team ids of at most 64 characters, space-separated
 
 
 class Agent(db.Model):
@@ -35,6 +39,8 @@ class Agent(db.Model):
     email: Mapped[str | None] = mapped_column(String(254), unique=True)
     password_hash: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=now())
+    # Deactivated agents leave rosters, counts and candidates; their tokens are refused.
+    deactivated_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class Presence(db.Model):
@@ -72,9 +78,19 @@ class Presence(db.Model):
     revert_reason_code: Mapped[str | None] = mapped_column(String(32))
     # Away because the console reported idleness: only such an away returns to online on activity.
     idle_away: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The agent's teams (token claim), sorted, space-separated; agent_teams indexes them.
+    teams: Mapped[str] = mapped_column(String(TEAMS_LENGTH), default="", server_default=text("''"))
+    # When anything a console shows last changed (a broadcast change, load, teams): incremental sync reads it.
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=now(), server_default=func.current_timestamp())
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # Routing: chats open now, how many it may hold (null: DEFAULT_CAPACITY), when it was last given one.
+    open_chats: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    capacity: Mapped[int | None] = mapped_column(Integer)
+    last_assigned_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     __table_args__ = (
         Index("ix_presence_org_status", "org", "status"),
+        Index("ix_presence_org_updated", "org", "updated_at"),
         # The sweep reads only candidates: agents not offline, with no socket, oldest first.
         Index("ix_presence_expiry", "last_seen",
               postgresql_where=text("status <> 'offline' AND connections = 0"),
@@ -88,6 +104,17 @@ class Presence(db.Model):
               postgresql_where=text("reason_code IS NOT NULL AND NOT overrun_announced"),
               sqlite_where=text("reason_code IS NOT NULL AND NOT overrun_announced")),
     )
+
+
+class AgentTeam(db.Model):
+    """One team of an agent, so that rosters, counts and candidates of a team are read by index."""
+
+    __tablename__ = "agent_teams"
+    org: Mapped[str] = mapped_column(String(64), primary_key=True)
+    team: Mapped[str] = mapped_column(String(64), primary_key=True)
+    agent_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True)
+
+    __table_args__ = (Index("ix_agent_teams_agent", "agent_id"),)
 
 
 class PresenceChange(db.Model):

@@ -13,7 +13,7 @@ from flask import current_app, request
 from flask_socketio import ConnectionRefusedError, join_room, leave_room
 
 from . import notify, throttle
-from .errors import LimitExceeded, NotFound, Unauthorized, ValidationError, to_wire
+from .errors import Forbidden, LimitExceeded, NotFound, Unauthorized, ValidationError, to_wire
 from .extensions import socketio
 from .pacing import connecting, take_turn
 from .schemas.auth import TokenIn
@@ -65,6 +65,8 @@ def _authenticate(auth):
     if mode not in PRESENCE_MODES:
         raise ValidationError(f"auth.presence must be one of {', '.join(PRESENCE_MODES)}")
     identity = decode(token)
+    if identity.is_service:
+        raise Forbidden("a service token has no presence: the platform's backend uses REST and webhooks")
     ensure_agent(identity)
     return LiveSocket(identity, diff=mode == "diff")
 

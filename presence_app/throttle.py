@@ -76,7 +76,8 @@ class Throttle:
                                       socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
                                       **config["REDIS_OPTIONS"]) if url else None
         self.shared = FixedWindowRateLimiter(storage) if storage else self.local
-        self.limits = {name: parse_many(config[f"{name.upper()}_RATE_LIMIT"]) for name in ("api", "login", "socket")}
+        self.limits = {name: parse_many(config[f"{name.upper()}_RATE_LIMIT"])
+                       for name in ("api", "login", "socket", "service")}
         self._fallback_until = 0.0
 
     def hit(self, name, *parts, local=False):

@@ -15,7 +15,7 @@ from .clients import Clients, Database, Observer
 from .support import SECRET, service_env, start_redis, start_web, start_worker, token, wait_for
 
 TABLES = ("typing_indicators", "connections", "web_processes", "presence_changes", "report_days", "presence",
-          "agents", "reason_codes", "hearing")
+          "agent_teams", "agents", "reason_codes", "hearing")
 
 
 def _is_postgres(url):

@@ -25,10 +25,11 @@ ISO_Z = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 PRESENCE_FIELDS = {
     "agent_id", "name", "status", "status_message", "last_heartbeat", "websocket_connected", "connections",
     "status_changed_at", "is_available", "minutes_in_status", "is_inactive", "seq", "reason_code", "status_until",
+    "teams", "open_chats", "capacity", "last_assigned_at", "available_for_assignment",
 }
 CHANGE_FIELDS = {
     "agent_id", "status", "message", "timestamp", "name", "previous_status", "websocket_connected",
-    "is_available", "reason", "seq", "reason_code",
+    "is_available", "reason", "seq", "reason_code", "teams",
 }
 
 

@@ -159,7 +159,7 @@ def test_the_documents_schemas_refuse_what_the_contract_refuses(client):
     server, calls, acks, error_ack = messages(document)
     change = {"agent_id": 5, "status": "online", "message": "", "timestamp": "2025-10-11T21:00:00Z", "name": "Ana",
               "previous_status": "offline", "websocket_connected": True, "is_available": True, "reason": "manual",
-              "seq": 2, "reason_code": None}
+              "seq": 2, "reason_code": None, "teams": ["billing"]}
     good = {"event": "agent_presence_changed", "data": change, "version": "v1"}
     conforms(document, server["agent_presence_changed"], good)
     bad = [dict(good, event="presence_state"), dict(good, version="v2"), dict(good, data=dict(change, seq="2")),

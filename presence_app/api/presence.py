@@ -6,29 +6,31 @@ from ..schemas.base import Empty, load, load_json
 from ..schemas.presence import ActivityIn, RosterQuery, StatusIn
 from ..services import presence
 from ..shapes import base as shapes_base, presence as shapes
-from . import bp, caller
+from . import agent, bp, caller
 
 
 @bp.get("/presence/me/")
 @documented(shapes.Presence)
 def me():
     """My presence."""
-    return presence.get(caller().org, caller().agent_id)
+    mine = agent()
+    return presence.get(mine.org, mine.agent_id)
 
 
 @bp.post("/presence/set-status/")
 @documented(shapes.Presence, body=StatusIn)
 def set_status():
     """Set my status and optional message."""
-    return presence.set_status(caller(), **load_json(StatusIn, request.get_data()))
+    return presence.set_status(agent(), **load_json(StatusIn, request.get_data()))
 
 
 @bp.post("/presence/heartbeat/")
 @documented(shapes.Presence, body=Empty)
 def heartbeat():
     """I am alive; answers my presence."""
+    mine = agent()
     load_json(Empty, request.get_data())
-    return presence.heartbeat(caller())[0]
+    return presence.heartbeat(mine)[0]
 
 
 @bp.get("/presence/")
@@ -51,14 +53,15 @@ def one(agent_id):
 @documented(shapes.Presence, body=StatusIn, errors=(403,))
 def set_agent_status(agent_id):
     """A supervisor sets another agent's status (reason supervisor)."""
-    return presence.set_status(caller(), agent_id=agent_id, **load_json(StatusIn, request.get_data()))
+    actor = presence.may_set(caller(), agent_id)
+    return presence.set_status(actor, agent_id=agent_id, **load_json(StatusIn, request.get_data()))
 
 
 @bp.post("/presence/activity/")
 @documented(shapes.Presence, body=ActivityIn)
 def activity():
     """My console reports idle (true) or active (false); answers my presence."""
-    return presence.activity(caller(), load_json(ActivityIn, request.get_data())["idle"])
+    return presence.activity(agent(), load_json(ActivityIn, request.get_data())["idle"])
 
 
 @bp.get("/settings/")

@@ -6,7 +6,7 @@ from ..schemas.base import Empty, load, load_json
 from ..schemas.reason_codes import ReasonCodesIn
 from ..services import reason_codes
 from ..shapes.reason_codes import ReasonCodes
-from . import bp, caller
+from . import bp, caller, supervisor
 
 
 @bp.get("/reason-codes/")
@@ -21,5 +21,6 @@ def list_codes():
 @documented(ReasonCodes, body=ReasonCodesIn, errors=(403,))
 def replace_codes():
     """Supervisors only: replace my org's reason codes with the list given."""
+    actor = supervisor()
     body = load_json(ReasonCodesIn, request.get_data())
-    return {"codes": reason_codes.replace(caller(), body["codes"])}
+    return {"codes": reason_codes.replace(actor, body["codes"])}

@@ -6,20 +6,22 @@ from ..schemas.base import load, load_json
 from ..schemas.typing import ChatIn
 from ..services import typing
 from ..shapes.typing import TypingStarted, TypingStopped
-from . import bp, caller
+from . import agent, bp
 
 
 @bp.post("/typing/")
 @documented(TypingStarted, body=ChatIn)
 def start():
     """I am typing in a chat (repeat to renew)."""
+    mine = agent()
     body = load_json(ChatIn, request.get_data())
-    return typing.start(caller(), body["chat_id"])
+    return typing.start(mine, body["chat_id"])
 
 
 @bp.delete("/typing/")
 @documented(TypingStopped, query=ChatIn)
 def stop():
     """I stopped typing in a chat."""
+    mine = agent()
     query = load(ChatIn, request.args.to_dict())
-    return typing.stop(caller(), query["chat_id"])
+    return typing.stop(mine, query["chat_id"])

@@ -36,9 +36,16 @@ class RosterQuery(Strict):
                                error_messages={"invalid": "must be true or false"})
 
 
-def presence_object(row, now, timeout):
+def teams_of(row):
+    """The teams of a presence row (stored sorted and space-separated) as a list."""
+    return row.teams.split() if row.teams else []
+
+
+def presence_object(row, now, timeout, default_capacity):
     """The contract's presence object, from a presence row and the database's now."""
     alive_until = (now - row.last_seen).total_seconds()
+    available = row.status == "online" and row.websocket_connected
+    capacity = default_capacity if row.capacity is None else row.capacity
     return {
         "agent_id": row.agent_id,
         "name": row.name,
@@ -48,13 +55,18 @@ def presence_object(row, now, timeout):
         "websocket_connected": row.websocket_connected,
         "connections": row.connections,
         "status_changed_at": iso(row.status_changed_at),
-        "is_available": row.status == "online" and row.websocket_connected,
+        "is_available": available,
         "minutes_in_status": max(0, int((now - row.status_changed_at).total_seconds() // 60)),
         "is_inactive": row.connections == 0 and alive_until > timeout,
         "seq": row.seq,
         "reason_code": row.reason_code,
         # A timed-out agent's deadline waits for its resume; its offline does not expire.
         "status_until": None if row.timed_out else iso(row.status_until),
+        "teams": teams_of(row),
+        "open_chats": row.open_chats,
+        "capacity": capacity,
+        "last_assigned_at": iso(row.last_assigned_at),
+        "available_for_assignment": available and row.open_chats < capacity,
     }
 
 
@@ -72,4 +84,5 @@ def change_event(row):
         "reason": row.change_reason,
         "seq": row.seq,
         "reason_code": row.reason_code,
+        "teams": teams_of(row),
     }

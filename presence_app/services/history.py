@@ -11,13 +11,13 @@ A = Agent.__table__
 
 
 def check_readable(actor, agent_id):
-    """An agent reads its own records, a supervisor any of its org; another org's id is unknown."""
+    """An agent reads its own records, a supervisor or service any of its org; another org's id is unknown."""
     found = None
     if 1 <= agent_id <= MAX_ID:
         found = db.session.scalar(select(A.c.id).where(A.c.id == agent_id, A.c.org == actor.org))
     if found is None:
         raise NotFound(f"agent {agent_id} not found")
-    if agent_id != actor.agent_id and not actor.is_supervisor:
+    if agent_id != actor.agent_id and not actor.reads_org:
         raise Forbidden("only supervisors may read another agent's records")
 
 

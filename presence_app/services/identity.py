@@ -8,19 +8,23 @@ from dataclasses import dataclass
 import jwt
 from flask import current_app
 from flask_jwt_extended import create_access_token
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..dbtime import now
 from ..errors import Unauthorized, ValidationError
 from ..extensions import db
-from ..models import ROLES, Agent, Presence
+from ..models import ROLES, Agent, AgentTeam, Presence
 from ..schemas.base import text_problem
-from .transitions import insert_new, prepared
+from .transitions import apply, changing, finish, insert_new, prepared
 
-A, P = Agent.__table__, Presence.__table__
+A, P, AT = Agent.__table__, Presence.__table__, AgentTeam.__table__
 
 ORG = re.compile(r"[A-Za-z0-9_.:@+\-]{1,64}")
+TEAM = ORG  # team ids follow the org's (and chat ids') rule
+MAX_TEAMS = 20
+SERVICE = "service"
+MAX_AGENT_ID = 2**63 - 1
 _KNOWN = "presence_known_agents"
 QUERY_TOKEN_NAMES = ("token", "access_token", "jwt", "auth")
 _KNOWN_MAX = 50_000
@@ -28,17 +32,32 @@ _KNOWN_MAX = 50_000
 
 @dataclass(frozen=True)
 class Identity:
-    """The authenticated caller, as plain values; `expires_at` is the token's exp (epoch seconds)."""
+    """The authenticated caller, as plain values; `expires_at` is the token's exp (epoch seconds).
 
-    agent_id: int
+    An agent's token names its agent (`agent_id`); a `service` token names the platform's client
+    (`subject`) and has no agent, no presence and no teams.
+    """
+
+    agent_id: int | None
     name: str
     org: str
     role: str
     expires_at: float = float("inf")
+    teams: tuple = ()
+    subject: str = ""
 
     @property
     def is_supervisor(self):
         return self.role == "supervisor"
+
+    @property
+    def is_service(self):
+        return self.role == SERVICE
+
+    @property
+    def reads_org(self):
+        """Supervisors and the platform's backend read any agent of the org."""
+        return self.role in ("supervisor", SERVICE)
 
 
 def refuse_query_token(args, how):
@@ -87,22 +106,36 @@ def expired(identity):
 
 def from_claims(claims):
     """Validate decoded JWT claims and return the caller's identity."""
-    sub = claims.get("sub")
-    if not isinstance(sub, str) or not sub.isascii() or not sub.isdigit() or int(sub) <= 0 or len(sub) > 18:
-        raise Unauthorized("token sub must be a positive integer agent id")
     if "exp" not in claims:
         raise Unauthorized("token must carry an exp claim")
-    name = claims.get("name", f"Agent {sub}")
-    problem = name_problem(name)
-    if problem:
-        raise Unauthorized(f"token name {problem}")
     org = claims.get("org", "default")
     if not isinstance(org, str) or not ORG.fullmatch(org):
         raise Unauthorized("token org must be 1-64 characters of letters, digits and _.:@+-")
     role = claims.get("role", "agent")
-    if role not in ROLES:
-        raise Unauthorized(f"token role must be one of {', '.join(ROLES)}")
-    return Identity(int(sub), name.strip(), org, role, float(claims["exp"]))
+    if role not in (*ROLES, SERVICE):
+        raise Unauthorized(f"token role must be one of {', '.join((*ROLES, SERVICE))}")
+    sub = claims.get("sub")
+    if role == SERVICE:
+        if not isinstance(sub, str) or not 1 <= len(sub) <= 255 or text_problem(sub):
+            raise Unauthorized("a service token's sub must name the platform's client in 1-255 characters")
+        return Identity(None, sub, org, role, float(claims["exp"]), subject=sub)
+    if not isinstance(sub, str) or not sub.isascii() or not sub.isdigit() or not 0 < int(sub) <= MAX_AGENT_ID:
+        raise Unauthorized("token sub must be a positive integer agent id (at most 2^63-1)")
+    name = claims.get("name", f"Agent {sub}")
+    problem = name_problem(name)
+    if problem:
+        raise Unauthorized(f"token name {problem}")
+    return Identity(int(sub), name.strip(), org, role, float(claims["exp"]), teams_claim(claims.get("teams", [])),
+                    subject=sub)
+
+
+def teams_claim(teams):
+    """The `teams` claim as a sorted tuple of distinct team ids; a bad claim is a 401."""
+    if not isinstance(teams, list) or len(teams) > MAX_TEAMS or not all(
+            isinstance(team, str) and TEAM.fullmatch(team) for team in teams):
+        raise Unauthorized(f"token teams must be a list of at most {MAX_TEAMS} team ids, each 1-64 characters "
+                           "of letters, digits and _.:@+-")
+    return tuple(sorted(set(teams)))
 
 
 def name_problem(name):
@@ -113,16 +146,20 @@ def name_problem(name):
 
 
 def ensure_agent(identity, force=False):
-    """Create the agent of a first-seen token, or take a new display name from it."""
+    """Create the agent of a first-seen token, or take a new display name, role or teams from it."""
+    if identity.is_service:
+        return  # the platform's backend is no agent
     known = current_app.extensions.setdefault(_KNOWN, {})
-    key = (identity.org, identity.name, identity.role)
+    key = (identity.org, identity.name, identity.role, identity.teams)
     if not force and known.get(identity.agent_id) == key:
         return
-    this = {"b_agent": identity.agent_id, "b_org": identity.org, "b_name": identity.name, "b_role": identity.role}
+    this = {"b_agent": identity.agent_id, "b_org": identity.org, "b_name": identity.name, "b_role": identity.role,
+            "b_teams": " ".join(identity.teams)}
     agent = db.session.execute(_agent(), this).first()
     if agent is None:
         # A concurrent first sight of the same agent inserts nothing more; both read the one row.
-        db.session.execute(_new_agent(), this)
+        if db.session.execute(_new_agent(), this).rowcount:
+            _set_teams(identity.org, identity.agent_id, identity.teams)
         db.session.execute(_new_presence(), this)
         agent = db.session.execute(_agent(), this).one()
     if agent.org != identity.org:
@@ -131,15 +168,31 @@ def ensure_agent(identity, force=False):
     if (agent.name, agent.role) != (identity.name, identity.role):
         db.session.execute(_rename_agent(), this)
         db.session.execute(_rename_presence(), this)
-    db.session.commit()
+    changed = _move_teams(identity, agent.teams) if agent.teams != this["b_teams"] else []
+    finish(changed=changed)
     if len(known) >= _KNOWN_MAX:
         known.clear()
     known[identity.agent_id] = key
 
 
+def _move_teams(identity, old):
+    """The agent's teams change: a change of the agent (reason profile), heard by old and new teams alike."""
+    _set_teams(identity.org, identity.agent_id, identity.teams)
+    mine = (P.c.agent_id == identity.agent_id) & (P.c.org == identity.org)
+    statement = changing(mine, {"teams": " ".join(identity.teams)}, "profile", previous_teams=old)
+    return apply(statement, actor=identity.agent_id)
+
+
+def _set_teams(org, agent_id, teams):
+    db.session.execute(delete(AT).where(AT.c.agent_id == agent_id))
+    if teams:
+        db.session.execute(insert(AT), [{"org": org, "team": team, "agent_id": agent_id} for team in teams])
+
+
 @prepared
 def _agent():
-    return select(A.c.org, A.c.name, A.c.role).where(A.c.id == bindparam("b_agent"))
+    return (select(A.c.org, A.c.name, A.c.role, func.coalesce(P.c.teams, "").label("teams"))
+            .select_from(A.outerjoin(P, P.c.agent_id == A.c.id)).where(A.c.id == bindparam("b_agent")))
 
 
 @prepared
@@ -150,7 +203,8 @@ def _new_agent():
 
 @prepared
 def _new_presence():
-    return insert_new(P, agent_id=bindparam("b_agent"), org=bindparam("b_org"), name=bindparam("b_name"))
+    return insert_new(P, agent_id=bindparam("b_agent"), org=bindparam("b_org"), name=bindparam("b_name"),
+                      teams=bindparam("b_teams"))
 
 
 @prepared

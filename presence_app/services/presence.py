@@ -34,7 +34,7 @@ def _timeout():
 
 
 def _object(row):
-    return presence_object(row, row.now, _timeout())
+    return presence_object(row, row.now, _timeout(), current_app.config["DEFAULT_CAPACITY"])
 
 
 def get(org, agent_id):
@@ -61,12 +61,18 @@ def roster(org, status=None, available=None):
     return [_object(r) for r in rows], iso(server_time)
 
 
+def may_set(actor, agent_id):
+    """`actor` may set `agent_id`'s status (its own, or any as a supervisor); else 403, before input is read."""
+    if agent_id != actor.agent_id and not actor.is_supervisor:
+        raise Forbidden("only supervisors may set another agent's status")
+    return actor
+
+
 def set_status(actor, status, message="", agent_id=None, reason_code=None, until=None, for_minutes=None):
     """Set a status: the caller's own (reason manual) or, for a supervisor, another agent's."""
     target = actor.agent_id if agent_id is None else agent_id
     own = target == actor.agent_id
-    if not own and not actor.is_supervisor:
-        raise Forbidden("only supervisors may set another agent's status")
+    may_set(actor, target)
     reason_codes.check(actor.org, reason_code, status)
     deadline = "for" if for_minutes is not None else "until" if until is not None else None
     params = {"b_agent": target, "b_org": actor.org, "b_status": status, "b_message": message,

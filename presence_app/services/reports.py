@@ -241,7 +241,7 @@ def time_in_status(actor, since, until, agent_id=None, group_by="agent"):
     """Seconds in each status per agent (and UTC day) between since and until (or now, if earlier)."""
     if agent_id is not None:
         check_readable(actor, agent_id)
-    elif not actor.is_supervisor:
+    elif not actor.reads_org:
         agent_id = actor.agent_id  # an agent's report is its own row
     end = max(min(until, db.session.scalar(select(now()))), since)
     roll_from, roll_to = _rolled(since, end)

@@ -1,7 +1,7 @@
 """Primitives every rule is built from: one conditional write, the ledger, commit then notify."""
 import functools
 
-from sqlalchemy import bindparam, case, delete, func, insert, select, text, update
+from sqlalchemy import String, bindparam, case, delete, func, insert, literal, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .. import metrics, notify
@@ -23,7 +23,8 @@ MINE = (P.c.agent_id == bindparam("b_agent")) & (P.c.org == bindparam("b_org"))
 # What the presence object shows (schemas.presence_object), and org for the tenancy check.
 OBJECT_COLUMNS = (P.c.agent_id, P.c.org, P.c.name, P.c.status, P.c.status_message, P.c.last_heartbeat,
                   P.c.websocket_connected, P.c.connections, P.c.status_changed_at, P.c.last_seen, P.c.seq,
-                  P.c.reason_code, P.c.status_until, P.c.timed_out)
+                  P.c.reason_code, P.c.status_until, P.c.timed_out, P.c.teams, P.c.open_chats, P.c.capacity,
+                  P.c.last_assigned_at)
 
 # Written exactly as the partial indexes' predicates (models.py), so that both
 # PostgreSQL and SQLite use those indexes for the sweeps.
@@ -75,12 +76,18 @@ def differs(status, message, reason_code):
     return (P.c.status != status) | (P.c.status_message != message) | P.c.reason_code.is_distinct_from(reason_code)
 
 
-def changing(where, values, reason):
-    """The UPDATE ... RETURNING of one real change of every row matching `where`."""
+def changing(where, values, reason, previous_teams=None):
+    """The UPDATE ... RETURNING of one real change of every row matching `where`.
+
+    Each returned row carries `previous_teams` too: the teams whose subscribers heard of the agent
+    before (notify routes the change to them as well); only a change of teams names them.
+    """
+    previous = P.c.teams if previous_teams is None else literal(previous_teams, String)
     return (
         update(P).where(where)
-        .values(previous_status=P.c.status, seq=P.c.seq + 1, change_reason=reason, changed_at=now(), **values)
-        .returning(*P.c, now().label("now"))
+        .values(previous_status=P.c.status, seq=P.c.seq + 1, change_reason=reason, changed_at=now(),
+                updated_at=now(), **values)
+        .returning(*P.c, now().label("now"), previous.label("previous_teams"))
     )
 
 

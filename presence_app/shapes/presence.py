@@ -23,6 +23,11 @@ class Presence(Shape):
     seq = int_()
     reason_code = str_(nullable=True)
     status_until = time_(nullable=True)
+    teams = fields.List(fields.String(), required=True, metadata={"description": "the agent's teams (token claim)"})
+    open_chats = int_()
+    capacity = int_()
+    last_assigned_at = time_(nullable=True)
+    available_for_assignment = bool_(metadata={"description": "is_available and open_chats < capacity"})
 
 
 class Roster(Shape):
@@ -47,6 +52,8 @@ class ChangeData(Shape):
     reason = str_(validate=validate.OneOf(REASONS))
     seq = int_(1)
     reason_code = str_(nullable=True)
+    teams = fields.List(fields.String(), required=True,
+                        metadata={"description": "the agent's teams after the change (reason profile: they changed)"})
 
 
 class StateData(Shape):
