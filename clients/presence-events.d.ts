@@ -23,6 +23,10 @@ export type ErrorCode =
 export interface PresenceAuth {
   token: string;
   presence?: "v1" | "diff";
+  /** Hear only these teams' and agents' changes (and your own); at most 20 teams and 500 ids. */
+  subscribe?: { teams?: string[]; agent_ids?: number[] };
+  /** Receive presence_counts. */
+  counts?: boolean;
 }
 
 /** The presence object: roster entries, presence_state entries and acks' presence. */
@@ -73,10 +77,29 @@ export interface ChangeData {
 export interface StateData {
   agents: Presence[];
   server_time: IsoTime;
+  /** Opaque: sync {since: cursor} answers only what changed after it. */
+  cursor: string;
 }
 
 export interface DiffData {
   changes: ChangeData[];
+  server_time: IsoTime;
+  cursor: string;
+}
+
+export interface CountsOf {
+  online: number;
+  busy: number;
+  away: number;
+  offline: number;
+  available: number;
+  connected: number;
+  total: number;
+}
+
+export interface Counts {
+  org: CountsOf;
+  teams: Record<string, CountsOf>;
   server_time: IsoTime;
 }
 
@@ -109,6 +132,7 @@ export interface ServerToClientEvents {
   typing_stop: (message: Envelope<"typing_stop", TypingData>) => void;
   session_expired: (message: Envelope<"session_expired", ExpiredData>) => void;
   agent_status_overrun: (message: Envelope<"agent_status_overrun", OverrunData>) => void;
+  presence_counts: (message: Envelope<"presence_counts", Counts>) => void;
 }
 
 // Client events: what each sends, and its ack.
@@ -187,10 +211,35 @@ export interface PresenceAck {
   presence: Presence;
 }
 
+export interface SyncIn {
+  /** A cursor of presence_state, presence_diff, presence_sub or sync: answer only what changed after it. */
+  since?: string;
+}
+
 export interface SyncAck {
   ok: true;
+  /** true: agents is the whole roster; false: only the agents that changed after since. */
+  full: boolean;
   agents: Presence[];
+  /** Not full: agents that left the roster after since (deactivated, or out of its teams). */
+  removed?: number[];
   typing: TypingNow[];
+  cursor: string;
+  server_time: IsoTime;
+}
+
+export interface PresenceSubIn {
+  /** At most 20 teams. */
+  teams?: string[] | null;
+  /** At most 500 agent ids. */
+  agent_ids?: number[] | null;
+  counts?: boolean | null;
+}
+
+export interface SubAck {
+  ok: true;
+  agents: Presence[];
+  cursor: string;
   server_time: IsoTime;
 }
 
@@ -209,6 +258,7 @@ export interface ClientToServerEvents {
   heartbeat: (data: Empty, ack: (answer: Answer<HeartbeatAck>) => void) => void;
   set_status: (data: StatusIn, ack: (answer: Answer<PresenceAck>) => void) => void;
   activity: (data: ActivityIn, ack: (answer: Answer<PresenceAck>) => void) => void;
-  sync: (data: Empty, ack: (answer: Answer<SyncAck>) => void) => void;
+  sync: (data: SyncIn, ack: (answer: Answer<SyncAck>) => void) => void;
+  presence_sub: (data: PresenceSubIn, ack: (answer: Answer<SubAck>) => void) => void;
   refresh_token: (data: TokenIn, ack: (answer: Answer<RefreshAck>) => void) => void;
 }

@@ -9,7 +9,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from . import notify, openapi
 from .schemas.auth import TokenIn
 from .schemas.base import Empty
-from .schemas.presence import ActivityIn, StatusIn
+from .schemas.presence import ActivityIn, PresenceSubIn, StatusIn, SyncIn
 from .schemas.typing import ChatIn
 from .shapes import auth, base, presence, reason_codes, typing
 
@@ -20,6 +20,7 @@ SERVER_EVENTS = {
     notify.PRESENCE_STATE: (presence.StateData, "The org's roster, to the socket that just connected"),
     notify.PRESENCE_CHANGED: (presence.ChangeData, "One real presence change, to the org (v1 sockets)"),
     notify.PRESENCE_DIFF: (presence.DiffData, "The changes of one PRESENCE_BATCH_MS window, to diff-mode sockets"),
+    notify.PRESENCE_COUNTS: (presence.Counts, "Counts of the org and teams, once after asking, then on change"),
     notify.TYPING_START: (typing.TypingData, "An agent started typing, to the chat's room"),
     notify.TYPING_STOP: (typing.TypingData, "An agent stopped typing, to the chat's room"),
     notify.SESSION_EXPIRED: (auth.ExpiredData, "The socket's token expired; the socket is closed next"),
@@ -35,7 +36,8 @@ CLIENT_EVENTS = {
     "heartbeat": (Empty, presence.HeartbeatAck, "I am alive"),
     "set_status": (StatusIn, presence.PresenceAck, "Set my status"),
     "activity": (ActivityIn, presence.PresenceAck, "My console is idle (true) or active (false)"),
-    "sync": (Empty, presence.SyncAck, "Read the roster and my chats' typing again"),
+    "sync": (SyncIn, presence.SyncAck, "Read the roster (or what changed since a cursor) and my chats' typing"),
+    "presence_sub": (PresenceSubIn, presence.SubAck, "Replace what this socket hears: teams, agents, counts"),
     "refresh_token": (TokenIn, auth.RefreshAck, "Extend this socket's session with a fresh token"),
 }
 ENVELOPE_VERSION = notify.VERSION
@@ -100,7 +102,9 @@ def _build():
         "asyncapi": "3.0.0",
         "info": {"title": "presence_app events", "version": openapi.VERSION, "description": (
             "Socket.IO (protocol 5), default namespace. Connect with io(url, {auth: {token}}) "
-            "(and presence: \"diff\" for batched changes); a refused connection's connect_error carries the "
+            "(and presence: \"diff\" for batched changes; subscribe: {teams, agent_ids} to hear only those "
+            "agents and your own, at most 20 teams and 500 ids; counts: true for presence_counts); a refused "
+            "connection's connect_error carries the "
             "error envelope {error, message, details} in its data. Server events carry the envelope "
             "{event, data, version}; every client event is answered with an ack, its own or the error ack. "
             "The REST API is in /api/v1/openapi.json.")},

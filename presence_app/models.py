@@ -80,6 +80,7 @@ class Presence(db.Model):
     idle_away: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # The agent's teams (token claim), sorted, space-separated; agent_teams indexes them.
     teams: Mapped[str] = mapped_column(String(TEAMS_LENGTH), default="", server_default=text("''"))
+    teams_changed_at: Mapped[datetime | None] = mapped_column(DateTime)  # incremental sync: who left a team
     # When anything a console shows last changed (a broadcast change, load, teams): incremental sync reads it.
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=now(), server_default=func.current_timestamp())
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())

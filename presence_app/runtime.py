@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 from flask import current_app
 
-from . import logs, metrics
+from . import logs, metrics, notify
 from .errors import translate
 from .extensions import db, socketio
 from .jobs import PERIODIC
-from .services import connections
+from .services import connections, rosters
 from .sockets import expire_sessions, live_sockets
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,7 @@ def stop_web(app):
     Socket.IO disconnect, which would tell them not to come back) and reconnect by themselves.
     """
     app.extensions[STOPPING].set()  # no more beats or jobs from this process
+    notify.stop(app)
     log.info("stopping: retiring this process's sockets, their agents go through the disconnect grace")
     socketio.sleep(DRAIN_SECONDS)
     live_sockets(app).clear()
@@ -55,6 +56,7 @@ def stop_web(app):
 def _beat():
     live = {sid: socket.identity for sid, socket in list(live_sockets().items())}
     connections.beat(current_app.config["PROCESS_ID"], live)
+    notify.database_time(rosters.database_now())  # cursors made by this process use the database's clock
 
 
 def _every(app, seconds, func, name):

@@ -15,12 +15,13 @@ from flask_socketio import ConnectionRefusedError, join_room, leave_room
 from . import notify, throttle
 from .errors import Forbidden, LimitExceeded, NotFound, Unauthorized, ValidationError, to_wire
 from .extensions import socketio
+from .interest import Interest, interest
 from .pacing import connecting, take_turn
 from .schemas.auth import TokenIn
 from .schemas.base import MAX_DEPTH, Empty, iso_epoch, load
-from .schemas.presence import ActivityIn, StatusIn
+from .schemas.presence import ActivityIn, PresenceSubIn, StatusIn, SubscribeIn, SyncIn
 from .schemas.typing import ChatIn
-from .services import connections, presence, typing
+from .services import connections, presence, rosters, typing
 from .services.identity import Identity, decode, ensure_agent, expired, refuse_query_token
 
 log = logging.getLogger(__name__)
@@ -44,11 +45,13 @@ class PacketJSON:
 
 @dataclass
 class LiveSocket:
-    """One live socket of this process: whose it is (and until when), how it wants presence, its chats."""
+    """One live socket of this process: whose it is (and until when), how and what it hears, its chats."""
 
     identity: Identity
     diff: bool = False
     chats: set = field(default_factory=set)
+    interest: Interest = None
+    counts: bool = False
 
 
 def live_sockets(app=None):
@@ -64,35 +67,49 @@ def _authenticate(auth):
     mode = auth.get("presence", "v1")
     if mode not in PRESENCE_MODES:
         raise ValidationError(f"auth.presence must be one of {', '.join(PRESENCE_MODES)}")
+    if not isinstance(auth.get("counts", False), bool):
+        raise ValidationError("auth.counts must be true or false")
     identity = decode(token)
     if identity.is_service:
         raise Forbidden("a service token has no presence: the platform's backend uses REST and webhooks")
+    subscription = load(SubscribeIn, auth["subscribe"]) if auth.get("subscribe") is not None else None
     ensure_agent(identity)
-    return LiveSocket(identity, diff=mode == "diff")
+    return LiveSocket(identity, diff=mode == "diff", interest=interest(identity.org, subscription),
+                      counts=auth.get("counts", False))
 
 
 @socketio.on("connect")
 def on_connect(auth=None):
-    """A console connects with {token} (and presence: "diff") in auth: its socket is counted, it gets presence_state."""
+    """A console connects with {token} (presence: "diff", subscribe, counts) in auth; it gets presence_state."""
     with connecting():
         try:
             live = _authenticate(auth)
-            org = live.identity.org
-            if not live.diff:  # a diff-mode socket joins its diff room with its roster snapshot
-                notify.join_org(request.sid, org)
-            join_room(notify.agent_room(org, live.identity.agent_id))
-            if live.identity.is_supervisor:
-                join_room(notify.supervisor_room(org))
-            connections.open_socket(live.identity, request.sid, current_app.config["PROCESS_ID"], diff=live.diff)
+            identity = live.identity
+            notify.follow(request.sid, live.interest, identity.agent_id, live.diff)
+            join_room(notify.agent_room(identity.org, identity.agent_id))
+            if identity.is_supervisor:
+                join_room(notify.supervisor_room(identity.org))
+            connections.open_socket(identity, request.sid, current_app.config["PROCESS_ID"], live.interest,
+                                    diff=live.diff)
+            if live.counts:
+                _count_for(request.sid, live)
         except Exception as exc:  # noqa: BLE001 - whatever failed, the socket is refused, never half-open
+            notify.forget(request.sid)
             body = to_wire(exc)[0]
             raise ConnectionRefusedError(body["message"], body) from None
     live_sockets()[request.sid] = live
 
 
+def _count_for(sid, live):
+    org = live.interest.org
+    teams = None if live.interest.whole_org else live.interest.teams
+    notify.counts(sid, org, teams, lambda: rosters.states(org))
+
+
 @socketio.on("disconnect")
 def on_disconnect(*_reason):
     """A socket closed: recount; the agent's last socket is announced after the grace."""
+    notify.forget(request.sid)
     if live_sockets().pop(request.sid, None) is None:
         return
     take_turn()
@@ -200,11 +217,34 @@ def on_activity(live, body):
     return {"presence": presence.activity(live.identity, body["idle"])}
 
 
-@client_event("sync")
-def on_sync(live, _body):
-    """A console that missed events (a seq gap, a reconnect) reads the roster and its chats' typing again."""
-    agents, server_time = presence.roster(live.identity.org)
-    return {"agents": agents, "typing": typing.in_chats(live.identity.org, live.chats), "server_time": server_time}
+@client_event("sync", SyncIn)
+def on_sync(live, body):
+    """A console that missed events (a seq gap, a reconnect) reads its roster again, or what changed since a cursor."""
+    org, agent_id = live.identity.org, live.identity.agent_id
+    since = rosters.since_of(body["since"], current_app.config["SYNC_WINDOW_SECONDS"]) if "since" in body else None
+    if since is not None:
+        agents, removed, server_time, cursor = rosters.changed_since(org, live.interest, agent_id, since)
+        answer = {"full": False, "agents": agents, "removed": removed}
+    else:
+        agents, server_time, cursor = rosters.roster(org, interest=live.interest, own_agent_id=agent_id)
+        answer = {"full": True, "agents": agents}
+    return dict(answer, typing=typing.in_chats(org, live.chats), cursor=cursor, server_time=server_time)
+
+
+@client_event("presence_sub", PresenceSubIn)
+def on_presence_sub(live, body):
+    """A console replaces what it hears: teams and agents ({} for the whole org), and counts on or off."""
+    org, agent_id = live.identity.org, live.identity.agent_id
+    wanted, previous = interest(org, body), live.interest
+    live.interest = wanted
+    notify.follow(request.sid, wanted, agent_id, live.diff, previous=previous)
+    live.counts = live.counts if body["counts"] is None else body["counts"]
+    if live.counts:
+        _count_for(request.sid, live)
+    else:
+        notify.no_counts(request.sid)
+    agents, server_time, cursor = rosters.roster(org, interest=wanted, own_agent_id=agent_id)
+    return {"agents": agents, "cursor": cursor, "server_time": server_time}
 
 
 @client_event("refresh_token", schema=None)

@@ -7,7 +7,7 @@ import pytest
 from flask_migrate import upgrade
 from sqlalchemy import create_engine, text
 
-from presence_app import create_app
+from presence_app import create_app, notify
 from presence_app.config import database_url as sa_url
 from presence_app.extensions import db, socketio
 
@@ -94,6 +94,7 @@ def make_app(fresh_db, base_env):
 
     yield factory
     for app in apps:
+        notify.stop(app)  # its counts pushes would outlive the test
         with app.app_context():
             db.session.remove()
             db.engine.dispose()

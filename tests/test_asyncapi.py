@@ -85,7 +85,7 @@ def test_document_names_every_event_the_server_emits_and_every_handler_it_has(ap
     document = client.get(DOCUMENT).get_json()
     server, calls, acks, error = messages(document)
     emitted = {notify.PRESENCE_STATE, notify.PRESENCE_CHANGED, notify.PRESENCE_DIFF, notify.TYPING_START,
-               notify.TYPING_STOP, notify.SESSION_EXPIRED, notify.STATUS_OVERRUN}
+               notify.TYPING_STOP, notify.SESSION_EXPIRED, notify.STATUS_OVERRUN, notify.PRESENCE_COUNTS}
     assert set(server) == emitted
     handled = {name for name, *_ in socketio.handlers} - {"connect", "disconnect", "*"}
     assert set(calls) == set(acks) == handled
@@ -110,7 +110,7 @@ def test_real_events_and_acks_of_a_session_conform_to_the_document(app, client, 
                       headers=bearer(SUP, role="supervisor")).status_code == 200
     supervisor = connect(SUP, role="supervisor", name="Ana")
     agent = connect(AGENT, name="João")
-    differ = connect(DIFF, auth={"token": token(DIFF), "presence": "diff"})
+    differ = connect(DIFF, auth={"token": token(DIFF, teams=["billing"]), "presence": "diff", "counts": True})
     short = connect(SHORT, exp_in=2)
     answered = {}
 
@@ -129,7 +129,9 @@ def test_real_events_and_acks_of_a_session_conform_to_the_document(app, client, 
     assert call(agent, "set_status", {"status": "away", "message": "Lunch", "reason_code": "lunch",
                                       "for_minutes": 30})["ok"]
     assert call(agent, "activity", {"idle": False})["ok"]
-    assert call(agent, "sync", {})["ok"]
+    cursor = call(agent, "sync", {})["cursor"]
+    assert call(agent, "sync", {"since": cursor})["full"] is False
+    assert call(agent, "presence_sub", {"teams": ["billing"], "agent_ids": [SUP], "counts": True})["ok"]
     assert call(agent, "refresh_token", {"token": token(AGENT, name="João", exp_in=900)})["ok"]
     assert call(supervisor, "leave_chat", {"chat_id": CHAT})["ok"]
     backdate(app, AGENT, code_since=120)
@@ -144,6 +146,8 @@ def test_real_events_and_acks_of_a_session_conform_to_the_document(app, client, 
     time.sleep(2.1)  # the short token's exp passes
     sockets.expire_sessions(app)
     wait_for(lambda: any(m["name"] == "presence_diff" for m in list(differ.queue)), timeout=5, message="presence_diff")
+    wait_for(lambda: any(m["name"] == "presence_counts" for m in list(differ.queue)), timeout=5,
+             message="presence_counts")
 
     received = _received(supervisor, agent, differ, short)
     for name, payload in received:

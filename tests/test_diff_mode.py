@@ -55,7 +55,7 @@ def test_a_diff_socket_gets_the_latest_change_of_each_agent_once_per_window(clie
     set_status(client, 1, "away", "second")  # same window: only this one travels
     set_status(client, 2, "online")
     [batch] = wait_diffs(diff)
-    assert set(batch) == {"changes", "server_time"}
+    assert set(batch) == {"changes", "server_time", "cursor"}
     assert [(c["agent_id"], c["status"], c["message"], c["seq"]) for c in batch["changes"]] == [
         (1, "away", "second", 2), (2, "online", "", 1)]
     assert all(set(c) == CHANGE_FIELDS for c in batch["changes"])
@@ -134,7 +134,7 @@ def test_the_presence_state_of_a_diff_socket_is_the_same(client, connect):
     v1 = connect(51)
     [state_diff] = data_of(drain(diff), "presence_state")
     [state_v1] = data_of(drain(v1), "presence_state")
-    assert set(state_diff) == set(state_v1) == {"agents", "server_time"}
+    assert set(state_diff) == set(state_v1) == {"agents", "server_time", "cursor"}
     assert [a["agent_id"] for a in state_diff["agents"]] == [1, 50]
     assert [a["agent_id"] for a in state_v1["agents"]] == [1, 50, 51]
 

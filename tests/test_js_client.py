@@ -34,28 +34,33 @@ def test_official_js_client_connects_gets_presence_state_changes_chat_rooms_and_
 
     # presence_state: sent at once, my org's roster in presence objects.
     state = envelope_of(node.wait("presence_state")[0], "presence_state")
-    assert set(state) == {"agents", "server_time"} and ISO_Z.fullmatch(state["server_time"])
+    assert set(state) == {"agents", "server_time", "cursor"} and ISO_Z.fullmatch(state["server_time"])
     assert [agent["agent_id"] for agent in state["agents"]] == [1, 5]
     joao, maria = state["agents"]
     assert set(joao) == PRESENCE_FIELDS and set(maria) == PRESENCE_FIELDS
     assert ISO_Z.fullmatch(joao.pop("status_changed_at")) and ISO_Z.fullmatch(maria.pop("status_changed_at"))
     assert joao == {"agent_id": 1, "name": "João Silva", "status": "busy", "status_message": "In a meeting until 3 pm",
                     "last_heartbeat": None, "websocket_connected": False, "connections": 0, "is_available": False,
-                    "minutes_in_status": 0, "is_inactive": False, "seq": 1, "reason_code": None, "status_until": None}
+                    "minutes_in_status": 0, "is_inactive": False, "seq": 1, "reason_code": None, "status_until": None,
+                    "teams": [], "open_chats": 0, "capacity": 3, "last_assigned_at": None,
+                    "available_for_assignment": False}
     assert maria == {"agent_id": 5, "name": "Maria", "status": "offline", "status_message": "",
                      "last_heartbeat": None, "websocket_connected": True, "connections": 1, "is_available": False,
                      "minutes_in_status": 0, "is_inactive": False, "seq": 1, "reason_code": None,
-                     "status_until": None}
+                     "status_until": None, "teams": [], "open_chats": 0, "capacity": 3, "last_assigned_at": None,
+                     "available_for_assignment": False}
 
     # Status changes made over REST reach the JavaScript client.
     api.ok("POST", "/presence/set-status/", 1, {"status": "online"}, name="João Silva")
     assert change_of(node.wait("agent_presence_changed", agent_id=1, seq=2)[0]) == {
         "agent_id": 1, "status": "online", "message": "", "name": "João Silva", "previous_status": "busy",
-        "websocket_connected": False, "is_available": False, "reason": "manual", "seq": 2, "reason_code": None}
+        "websocket_connected": False, "is_available": False, "reason": "manual", "seq": 2, "reason_code": None,
+        "teams": []}
     api.ok("POST", "/presence/set-status/", 5, {"status": "online", "message": "Ready"}, name="Maria")
     assert change_of(node.wait("agent_presence_changed", agent_id=5, seq=2)[0]) == {
         "agent_id": 5, "status": "online", "message": "Ready", "name": "Maria", "previous_status": "offline",
-        "websocket_connected": True, "is_available": True, "reason": "manual", "seq": 2, "reason_code": None}
+        "websocket_connected": True, "is_available": True, "reason": "manual", "seq": 2, "reason_code": None,
+        "teams": []}
 
     # Client events and their acks, as the JavaScript client sees them.
     assert node.call("join_chat", {"chat_id": CHAT}) == {"ok": True, "chat_id": CHAT, "typing": []}

@@ -68,7 +68,7 @@ def test_accepted_socket_gets_presence_state_at_once_and_joins_its_org_room(proc
     console = clients.console(url, 3, name="Ana").connect()
     [state] = console.received("presence_state")
     assert state["event"] == "presence_state" and state["version"] == "v1"
-    assert set(state["data"]) == {"agents", "server_time"} and ISO_Z.fullmatch(state["data"]["server_time"])
+    assert set(state["data"]) == {"agents", "server_time", "cursor"} and ISO_Z.fullmatch(state["data"]["server_time"])
     by_id = {agent["agent_id"]: agent for agent in state["data"]["agents"]}
     assert sorted(by_id) == [1, 3], "the snapshot holds my org's agents only"
     assert by_id[1]["status_message"] == "In a meeting until 3 pm" and by_id[1]["name"] == "João Silva"

@@ -27,7 +27,7 @@ def test_connect_sends_presence_state_with_the_org_roster(client, connect):
     states = data_of(drain(sio), "presence_state")
     assert len(states) == 1
     state = states[0]
-    assert set(state) == {"agents", "server_time"}
+    assert set(state) == {"agents", "server_time", "cursor"}
     assert_recent(state["server_time"])
     agents = {a["agent_id"]: a for a in state["agents"]}
     assert sorted(agents) == [1, 2, 3]

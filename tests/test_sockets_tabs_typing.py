@@ -227,7 +227,7 @@ def test_sync_answers_the_roster_and_the_typing_of_my_chats(client, connect):
     sio = connect(3)
     assert sio.emit("join_chat", {"chat_id": CHAT}, callback=True)["ok"]
     ack = sio.emit("sync", {}, callback=True)
-    assert set(ack) == {"ok", "agents", "typing", "server_time"} and ack["ok"] is True
+    assert set(ack) == {"ok", "full", "agents", "typing", "cursor", "server_time"} and ack["ok"] is True
     assert_recent(ack["server_time"])
     assert [(a["agent_id"], a["status"]) for a in ack["agents"]] == [(1, "busy"), (2, "offline"), (3, "offline")]
     assert [(t["chat_id"], t["agent_id"], t["from"]) for t in ack["typing"]] == [(CHAT, 1, "Ana")]

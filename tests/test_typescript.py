@@ -110,6 +110,7 @@ def test_the_typed_client_compiled_runs_against_a_live_server_and_what_it_gets_c
     assert output["summary"] == {
         "me": 5, "joined": "5511999999999", "started": True, "typing_from": "Ana", "stopped": True, "beat": 5,
         "set": "busy", "change": "busy", "active": "busy", "synced": 1, "refreshed": True, "left": "5511999999999",
+        "incremental": True, "subscribed": 1,
         "refusal": "validation_error"}
     # What socket.io-client decoded off the wire, as the document describes it.
     for event, payload in output["events"]:

@@ -18,6 +18,7 @@ depends_on = None
 TEAMS_LENGTH = 20 * 65
 PRESENCE_COLUMNS = (
     sa.Column("teams", sa.String(TEAMS_LENGTH), nullable=False, server_default=sa.text("''")),
+    sa.Column("teams_changed_at", sa.DateTime(), nullable=True),
     sa.Column("updated_at", sa.DateTime(), nullable=False, server_default=sa.func.current_timestamp()),
     sa.Column("active", sa.Boolean(), nullable=False, server_default=sa.true()),
     sa.Column("open_chats", sa.Integer(), nullable=False, server_default=sa.text("0")),

@@ -4,7 +4,7 @@ from flask import current_app, request
 from ..openapi import documented
 from ..schemas.base import Empty, load, load_json
 from ..schemas.presence import ActivityIn, RosterQuery, StatusIn
-from ..services import presence
+from ..services import presence, rosters
 from ..shapes import base as shapes_base, presence as shapes
 from . import agent, bp, caller
 
@@ -38,8 +38,17 @@ def heartbeat():
 def roster():
     """The presence of my org's agents, filtered by status and availability."""
     query = load(RosterQuery, request.args.to_dict())
-    agents, server_time = presence.roster(caller().org, query.get("status"), query.get("available"))
+    agents, server_time, _cursor = rosters.roster(caller().org, query.get("status"), query.get("available"),
+                                                  query.get("team"))
     return {"agents": agents, "count": len(agents), "server_time": server_time}
+
+
+@bp.get("/presence/counts/")
+@documented(shapes.Counts, query=Empty)
+def counts():
+    """How many agents of my org (and of each of its teams) are online, busy, away, offline, available, connected."""
+    load(Empty, request.args.to_dict())
+    return rosters.counts(caller().org)
 
 
 @bp.get("/presence/<agent_id:agent_id>/")

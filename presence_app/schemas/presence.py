@@ -2,7 +2,21 @@
 from marshmallow import ValidationError as MarshmallowError, fields, validate, validates_schema
 
 from ..models import STATUSES
-from .base import CODE, Instant, Strict, StrictBoolean, StrictInteger, check_code, check_text, int_range, iso, string
+from .base import (
+    CHAT_ID,
+    CODE,
+    MAX_ID,
+    Instant,
+    Strict,
+    StrictBoolean,
+    StrictInteger,
+    check_chat_id,
+    check_code,
+    check_text,
+    int_range,
+    iso,
+    string,
+)
 
 
 class StatusIn(Strict):
@@ -34,6 +48,65 @@ class RosterQuery(Strict):
     status = string(validate=validate.OneOf(STATUSES, error=f"must be one of {', '.join(STATUSES)}"))
     available = fields.Boolean(truthy={"true", "1"}, falsy={"false", "0"},
                                error_messages={"invalid": "must be true or false"})
+    team = string(validate=check_chat_id, metadata={"pattern": f"^{CHAT_ID.pattern}$",
+                                                      "description": "only the members of this team"})
+
+
+def _list(field, most):
+    return fields.List(field, load_default=None, error_messages={"invalid": "must be a list"},
+                       metadata={"maxItems": most, "description": f"at most {most} (more: limit_exceeded)"})
+
+
+class SubscribeIn(Strict):
+    """A socket's subscription (auth.subscribe): teams and agents it covers, besides its own agent."""
+
+    teams = _list(string(validate=check_chat_id, metadata={"pattern": f"^{CHAT_ID.pattern}$"}), 20)
+    agent_ids = _list(StrictInteger(validate=int_range(1, MAX_ID)), 500)
+
+
+class PresenceSubIn(SubscribeIn):
+    """Body of presence_sub: the whole subscription again ({} is the whole org), and counts on or off."""
+
+    counts = StrictBoolean(load_default=None)
+
+
+class SyncIn(Strict):
+    """Body of sync: `since`, a cursor, asks only for what changed after it."""
+
+    since = string(validate=validate.Length(max=64, error="must be at most 64 characters"))
+
+
+COUNT_KEYS = (*STATUSES, "available", "connected", "total")
+# A cursor stands for "every change committed before this instant"; a change is stamped with its
+# statement's time but may commit a little later, so a cursor reaches back this far.
+CURSOR_MARGIN_SECONDS = 10
+CURSOR_PREFIX = "v1."
+
+
+def cursor_at(epoch_seconds):
+    """The opaque cursor of the database instant `epoch_seconds` (it reaches back CURSOR_MARGIN_SECONDS)."""
+    return f"{CURSOR_PREFIX}{int((epoch_seconds - CURSOR_MARGIN_SECONDS) * 1000)}"
+
+
+def cursor_instant(cursor):
+    """The epoch seconds a cursor stands for, or None if it is not one of ours."""
+    if not isinstance(cursor, str) or not cursor.startswith(CURSOR_PREFIX):
+        return None
+    digits = cursor[len(CURSOR_PREFIX):]
+    return int(digits) / 1000 if digits.isdigit() and len(digits) <= 15 else None
+
+
+def blank():
+    """Counts of nobody."""
+    return dict.fromkeys(COUNT_KEYS, 0)
+
+
+def tally(counts, status, connected, n=1):
+    """Add `n` agents of `status` (connected or not) to `counts`."""
+    counts[status] += n
+    counts["connected"] += n if connected else 0
+    counts["available"] += n if connected and status == "online" else 0
+    counts["total"] += n
 
 
 def teams_of(row):

@@ -9,7 +9,7 @@ from ..dbtime import db_now, now, seconds_ago
 from ..errors import LimitExceeded
 from ..extensions import db
 from ..models import WebProcess
-from . import hearing, presence
+from . import hearing, rosters
 from .identity import ensure_agent
 from .transitions import (
     MINE,
@@ -85,12 +85,12 @@ def connect(identity, sid, process_id, limit=None):
     raise RuntimeError(f"connection of agent {identity.agent_id} could not be recorded")
 
 
-def open_socket(identity, sid, process_id, diff=False):
-    """A socket connected: count it, then send it the org's roster snapshot; on failure, leave nothing."""
+def open_socket(identity, sid, process_id, interest, diff=False):
+    """A socket connected: count it, then send it its interest's roster; on failure, leave nothing."""
     connect(identity, sid, process_id, limit=current_app.config["MAX_SOCKETS_PER_AGENT"])
     try:
-        notify.presence_state(current_app._get_current_object(), sid, identity.org,
-                              lambda: presence.roster(identity.org), diff=diff)
+        notify.presence_state(sid, interest, identity.agent_id, diff,
+                              lambda wanted: rosters.roster(wanted.org, interest=wanted))
     except Exception:
         db.session.rollback()
         disconnect(sid)

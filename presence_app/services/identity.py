@@ -179,7 +179,8 @@ def _move_teams(identity, old):
     """The agent's teams change: a change of the agent (reason profile), heard by old and new teams alike."""
     _set_teams(identity.org, identity.agent_id, identity.teams)
     mine = (P.c.agent_id == identity.agent_id) & (P.c.org == identity.org)
-    statement = changing(mine, {"teams": " ".join(identity.teams)}, "profile", previous_teams=old)
+    statement = changing(mine, {"teams": " ".join(identity.teams), "teams_changed_at": now()}, "profile",
+                         previous_teams=old)
     return apply(statement, actor=identity.agent_id)
 
 

@@ -47,20 +47,6 @@ def get(org, agent_id):
     return _object(row)
 
 
-def roster(org, status=None, available=None):
-    """The presence of every agent of an org, optionally filtered, with the server time."""
-    query = select(*P.c, now().label("now")).where(P.c.org == org).order_by(P.c.agent_id)
-    if status is not None:
-        query = query.where(P.c.status == status)
-    if available is not None:
-        is_available = (P.c.status == "online") & P.c.websocket_connected
-        query = query.where(is_available if available else ~is_available)
-    rows = db.session.execute(query).all()
-    server_time = db.session.scalar(select(now())) if not rows else rows[0].now
-    db.session.commit()
-    return [_object(r) for r in rows], iso(server_time)
-
-
 def may_set(actor, agent_id):
     """`actor` may set `agent_id`'s status (its own, or any as a supervisor); else 403, before input is read."""
     if agent_id != actor.agent_id and not actor.is_supervisor:

@@ -56,17 +56,44 @@ class ChangeData(Shape):
                         metadata={"description": "the agent's teams after the change (reason profile: they changed)"})
 
 
+def cursor_():
+    """The opaque cursor a later `sync {"since": cursor}` starts from."""
+    return str_(metadata={"description": "opaque; sync {since: cursor} answers what changed after it"})
+
+
 class StateData(Shape):
-    """Data of presence_state: the org's roster, to a socket that just connected."""
+    """Data of presence_state: the roster of the socket's interest (its org, or its teams and agents, and itself)."""
 
     agents = list_(Presence)
     server_time = time_()
+    cursor = cursor_()
 
 
 class DiffData(Shape):
-    """Data of presence_diff: the latest change of each agent in one batch window."""
+    """Data of presence_diff: the latest change of each covered agent in one batch window."""
 
     changes = list_(ChangeData)
+    server_time = time_()
+    cursor = cursor_()
+
+
+class CountsOf(Shape):
+    """How many agents are in each status, available, connected, and in all."""
+
+    online = int_()
+    busy = int_()
+    away = int_()
+    offline = int_()
+    available = int_()
+    connected = int_()
+    total = int_()
+
+
+class Counts(Shape):
+    """The org's counts and each team's (GET /presence/counts/, and the data of presence_counts)."""
+
+    org = fields.Nested(CountsOf, required=True)
+    teams = fields.Dict(keys=fields.String(), values=fields.Nested(CountsOf), required=True)
     server_time = time_()
 
 
@@ -84,8 +111,20 @@ class PresenceAck(Ack):
 
 
 class SyncAck(Ack):
-    """Ack of sync: the roster, and typing in the chats this socket joined."""
+    """Ack of sync: the roster (full) or what changed after `since` (not full), and typing in this socket's chats."""
+
+    full = bool_(metadata={"description": "true: agents is the whole roster; false: only what changed"})
+    agents = list_(Presence)
+    removed = fields.List(fields.Integer(), metadata={
+        "description": "not full: agents that left the roster after since (deactivated, or out of its teams)"})
+    typing = list_(TypingNow)
+    cursor = cursor_()
+    server_time = time_()
+
+
+class SubAck(Ack):
+    """Ack of presence_sub: the roster the socket now hears."""
 
     agents = list_(Presence)
-    typing = list_(TypingNow)
+    cursor = cursor_()
     server_time = time_()

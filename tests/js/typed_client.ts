@@ -50,6 +50,8 @@ async function main(): Promise<void> {
   const change: ChangeData = (await changed).data;
   const active = ok(record("activity", await call.emitWithAck("activity", { idle: false })));
   const synced = ok(record("sync", await call.emitWithAck("sync", {})));
+  const since = ok(record("sync", await call.emitWithAck("sync", { since: synced.cursor })));
+  const subscribed = ok(record("presence_sub", await call.emitWithAck("presence_sub", { teams: ["billing"] })));
   const refreshed = ok(record("refresh_token", await call.emitWithAck("refresh_token", { token })));
   const left = ok(record("leave_chat", await call.emitWithAck("leave_chat", { chat_id: CHAT })));
   const tooLong = { status: "busy", message: "x".repeat(141) } as const;
@@ -71,6 +73,7 @@ async function main(): Promise<void> {
     me: me?.agent_id ?? null, joined: joined.chat_id, started: started.started, typing_from: seen.from,
     stopped: stopped.stopped, beat: beat.presence.agent_id, set: set.presence.status, change: change.status,
     active: active.presence.status, synced: synced.agents.length, refreshed: refreshed.expires_at.endsWith("Z"),
+    incremental: since.full === false, subscribed: subscribed.agents.length,
     left: left.chat_id, refusal,
   };
   process.stdout.write(JSON.stringify({ summary, events, acks }) + "\n");
