@@ -7,17 +7,18 @@ and changes committed without an announcement (what a crash between commit and e
 """
 import json
 import os
+import re
 import shutil
 import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-import requests
 
 from presence_app.services import presence, typing
 from presence_app.services.identity import Identity
 
+from .clients import Rest
 from .support import FAST, ROOT, SECRET, token
 
 PACKAGE = os.path.join(ROOT, "clients", "js")
@@ -134,19 +135,29 @@ def test_npm_pack_installs_in_a_fresh_folder_and_connects_with_no_build(installe
     packed = json.loads(npm("pack", "--json", "--pack-destination", str(tmp_path)))[0]
     files = {entry["path"] for entry in packed["files"]}
     assert {"package.json", "dist/index.js", "dist/index.d.ts", "dist/store.js", "dist/generated/events.d.ts"} <= files
-    assert not [f for f in files if f.startswith(("src/", "test/", "scripts/", "node_modules/"))], files
+    assert not [f for f in files if f.startswith(("src/", "tests/", "scripts/", "node_modules/"))], files
     app = tmp_path / "app"
     app.mkdir()
     (app / "package.json").write_text('{"name": "consumer", "private": true, "type": "module"}\n')
-    npm("install", "--no-audit", "--no-fund", str(tmp_path / packed["filename"]), cwd=app)
+    npm("install", "--no-audit", "--no-fund", "--prefer-offline", str(tmp_path / packed["filename"]), cwd=app)
+    # docs/frontend.md's fifteen lines, as written, with the two names it leaves to the reader.
     (app / "roster.mjs").write_text(
-        'import { createPresenceClient } from "presence-app-client";\n'
-        "const client = createPresenceClient({ url: process.argv[2], token: process.argv[3] });\n"
-        "const agents = await client.ready;\n"
-        "console.log(JSON.stringify(agents.map((agent) => [agent.agent_id, agent.status])));\n"
-        "client.close();\n")
-    requests.post(f"{url}/api/v1/presence/set-status/", json={"status": "busy"},
-                  headers={"Authorization": f"Bearer {token(71)}"}, timeout=10).raise_for_status()
-    ran = subprocess.run(["node", "roster.mjs", url, token(72)], cwd=app, capture_output=True, text=True, timeout=60)
+        "const PRESENCE_URL = process.argv[2];\nconst getToken = async () => process.argv[3];\n"
+        + fifteen_lines() + "client.close();\n")
+    api = Rest(url)
+    api.set_status(71, "busy", "In a meeting", name="João Silva")
+    ran = subprocess.run(["node", "roster.mjs", url, token(72, name="Maria")], cwd=app, capture_output=True,
+                         text=True, timeout=60)
     assert ran.returncode == 0, ran.stderr
-    assert json.loads(ran.stdout) == [[71, "busy"], [72, "offline"]]
+    assert "connection: connected" in ran.stdout
+    assert "João Silva" in ran.stdout and "In a meeting" in ran.stdout and "Maria" in ran.stdout
+    assert (api.me(72)["status"], api.me(72)["status_message"]) == ("online", "Ready for chats")
+
+
+def fifteen_lines():
+    """The js block of docs/frontend.md's "Fifteen lines to a live roster"."""
+    with open(os.path.join(ROOT, "docs", "frontend.md"), encoding="utf-8") as handle:
+        section = handle.read().split("\n## Fifteen lines to a live roster\n", 1)[1].split("\n## ", 1)[0]
+    (block,) = re.findall(r"```js\n(.*?)```", section, re.S)
+    assert len(block.strip().splitlines()) <= 15
+    return block

@@ -127,10 +127,11 @@ export class PresenceClient {
 
   async setStatus(change: StatusChange): Promise<Presence> {
     const until = change.until instanceof Date ? change.until.toISOString() : change.until;
-    const body = defined({
+    // Undefined fields are left out of the JSON, as the service wants.
+    const body = {
       status: change.status, message: change.message, reason_code: change.reasonCode, until,
       for_minutes: change.forMinutes,
-    });
+    };
     return this.mine(await this.request<Wire.PresenceAck>("set_status", body));
   }
 
@@ -147,7 +148,7 @@ export class PresenceClient {
 
   /** Replace the subscription (contract v1.2): the roster becomes the agents it covers. */
   async subscribe(subscription: Subscription & { counts?: boolean }): Promise<Presence[]> {
-    const body = defined({ teams: subscription.teams, agent_ids: subscription.agentIds, counts: subscription.counts });
+    const body = { ...wire(subscription), counts: subscription.counts };
     const ack = await this.request<SubscribeAck>("presence_sub", body);
     const covers = Boolean(subscription.teams?.length || subscription.agentIds?.length);
     this.interest = covers ? { teams: subscription.teams, agentIds: subscription.agentIds } : null;
@@ -225,41 +226,36 @@ export class PresenceClient {
 
   private listen(): void {
     const socket = this.socket as Socket;
+    // Each server event's envelope, opened: its data.
+    const on = <D>(event: string, handle: (data: D) => void) =>
+      socket.on(event, (message: Wire.Envelope<string, D>) => handle(message.data));
     socket.on("connect", () => this.connected());
     socket.on("disconnect", (reason: string) => this.disconnected(reason));
     socket.on("connect_error", (error: Error & { data?: unknown }) => this.refused(error));
-    socket.on("presence_state", (message: Wire.Envelope<"presence_state", StateData>) => {
+    on<StateData>("presence_state", (data) => {
       this.rostered();
-      this.clock(message.data.server_time);
-      this.apply(this.store.state(message.data));
+      this.clock(data.server_time);
+      this.apply(this.store.state(data));
       this.settle();
     });
-    socket.on("agent_presence_changed", (message: Wire.Envelope<string, Wire.ChangeData>) =>
-      this.apply(this.store.changes([message.data])));
-    socket.on("presence_diff", (message: Wire.Envelope<string, Wire.DiffData>) =>
-      this.apply(this.store.changes(message.data.changes)));
-    socket.on("presence_counts", (message: Wire.Envelope<string, Counts>) => {
-      this.latestCounts = message.data;
-      this.emit("counts", message.data);
-    });
-    socket.on("typing_start", (message: Wire.Envelope<string, Wire.TypingData>) => this.typed(message.data, true));
-    socket.on("typing_stop", (message: Wire.Envelope<string, Wire.TypingData>) => this.typed(message.data, false));
-    socket.on("agent_status_overrun", (message: Wire.Envelope<string, Wire.OverrunData>) =>
-      this.emit("overrun", message.data));
-    socket.on("session_expired", () => {
-      this.expired = true; // the server closes the socket next; disconnected() reconnects with a fresh token
-    });
+    on<Wire.ChangeData>("agent_presence_changed", (data) => this.apply(this.store.changes([data])));
+    on<Wire.DiffData>("presence_diff", (data) => this.apply(this.store.changes(data.changes)));
+    on<Counts>("presence_counts", (data) => this.emit("counts", (this.latestCounts = data)));
+    on<Wire.TypingData>("typing_start", (data) => this.typed(data, true));
+    on<Wire.TypingData>("typing_stop", (data) => this.typed(data, false));
+    on<Wire.OverrunData>("agent_status_overrun", (data) => this.emit("overrun", data));
+    // The server closes the socket next; disconnected() reconnects with a fresh token.
+    on("session_expired", () => (this.expired = true));
   }
 
   private authenticate(cb: (data: object) => void): void {
     this.fetchToken().then((token) => {
       this.token = token;
       this.store.self ??= claims(token).sub;
-      cb(defined({
+      cb({
         token, presence: (this.options.mode ?? "diff") === "diff" ? "diff" : undefined,
-        subscribe: this.interest ? defined({ teams: this.interest.teams, agent_ids: this.interest.agentIds }) : undefined,
-        counts: this.wantCounts || undefined,
-      }));
+        subscribe: this.interest ? wire(this.interest) : undefined, counts: this.wantCounts || undefined,
+      });
     }, (error: PresenceError) => {
       this.report(error);
       this.socket.disconnect(); // no token, no connection: give this attempt up and try again later
@@ -370,9 +366,7 @@ export class PresenceClient {
   // ---- roster and typing --------------------------------------------------------------------
 
   private apply(applied: Applied): void {
-    if (applied.agents.length || applied.removed.length || applied.full) {
-      this.emit("change", { agents: applied.agents, removed: applied.removed, full: applied.full });
-    }
+    if (applied.agents.length || applied.removed.length || applied.full) this.emit("change", applied);
     if (applied.gap) this.resync();
   }
 
@@ -469,9 +463,9 @@ export class PresenceClient {
   }
 }
 
-/** The object without its undefined values. */
-function defined<T extends object>(object: T): Partial<T> {
-  return Object.fromEntries(Object.entries(object).filter(([, value]) => value !== undefined)) as Partial<T>;
+/** A subscription as the wire names it. */
+function wire(subscription: Subscription) {
+  return { teams: subscription.teams, agent_ids: subscription.agentIds };
 }
 
 /** Connect to the service and keep a live roster. */
