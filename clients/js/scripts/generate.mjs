@@ -43,7 +43,7 @@ async function interfaces(schemas) {
 }
 
 /** Server events (name -> data, summary) and client events (name -> payload, ack, summary), in document order. */
-function events(document) {
+export function events(document) {
   const messages = document.channels.default.messages;
   const message = (ref) => messages[ref.$ref.split("/").pop()];
   const server = [];

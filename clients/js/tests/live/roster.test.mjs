@@ -17,12 +17,16 @@ for (const mode of ["v1", "diff"]) {
     assert.equal(client.agentId, id(9));
     assert.equal(client.connection, "connected");
     assert.ok(seen.change[0].full, "the first roster is a full change");
+    let heard = 0;
+    const stop = client.on("change", () => (heard += 1));
+    stop();
 
     for (let round = 0; round < 12; round += 1) {
       await setStatus(id(1 + (round % 3)), org, STATUSES[round % 4], `round ${round}`);
     }
     await rest("POST", "/presence/set-status/", id(9), { org, body: { status: "away", message: "last" } });
     await convergence(client, id(9), org);
+    assert.equal(heard, 0); // a listener that stopped listening hears nothing
 
     // Seen in seq order, each agent's never going back; in the mode asked for; nothing missed, so no sync.
     const byAgent = {};

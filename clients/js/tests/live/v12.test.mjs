@@ -3,17 +3,18 @@
 // saying why, until then.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { load } from "../../scripts/generate.mjs";
+import { events, load } from "../../scripts/generate.mjs";
 import { URL, control, convergence, live, open, rest, tenant, until } from "./service.mjs";
 
 const document = live.skip ? null : await load(URL);
-const operations = document ? Object.keys(document.operations) : [];
+const { server, client } = document ? events(document) : { server: [], client: [] };
+const names = new Set([...server, ...client].map((e) => e.event));
 const schemas = document?.components.schemas ?? {};
 function needs(feature, present) {
   return { ...live, skip: live.skip || (present ? false : `the service has no ${feature} yet (contract v1.2)`) };
 }
-const SUBSCRIBE = needs("presence_sub", operations.includes("receive_presence_sub"));
-const COUNTS = needs("presence_counts", operations.includes("send_presence_counts"));
+const SUBSCRIBE = needs("presence_sub", names.has("presence_sub"));
+const COUNTS = needs("presence_counts", names.has("presence_counts"));
 const CURSOR = needs("cursor in presence_state and sync", "cursor" in (schemas.StateData?.properties ?? {}) &&
   "full" in (schemas.SyncAck?.properties ?? {}));
 
