@@ -1,10 +1,12 @@
 // The socket layer: one socket.io-client socket, its events fed to the roster store, its acks turned
 // into promises, and the connection kept alive across reconnects, restarts and token ends.
 import { io, type ManagerOptions, type Socket, type SocketOptions } from "socket.io-client";
+import { Chats } from "./chats.js";
+import { Emitter } from "./emitter.js";
 import { PresenceError, refusal } from "./errors.js";
 import type * as Wire from "./generated/events.js";
 import { type Applied, RosterStore } from "./store.js";
-import { claims, refreshDelay, type TokenSource } from "./token.js";
+import { claims, fetchToken, refreshDelay, type TokenSource } from "./token.js";
 import type {
   ConnectionState, Counts, Presence, RosterChange, StateData, StatusChange, SubscribeAck, Subscription, SyncAck,
   TypingChange, TypingNow,
@@ -40,21 +42,18 @@ export interface PresenceClientEvents {
   overrun: (overrun: Wire.OverrunData) => void;
 }
 
-type Listener = (...args: unknown[]) => void;
 type Timer = ReturnType<typeof setTimeout>;
 // Refusals a later attempt may not meet (a fresh token, a server back on its feet, a socket closed elsewhere).
 const PASSING = new Set(["unauthorized", "service_unavailable", "too_many_requests", "limit_exceeded", "internal_error"]);
 const MAX_TOKEN_REFUSALS = 3;
 
-export class PresenceClient {
+export class PresenceClient extends Emitter<PresenceClientEvents> {
   /** Resolved with the roster once the first presence_state (or full sync) is in; rejected if the client closes first. */
   readonly ready: Promise<Presence[]>;
   /** The socket.io-client socket, for events this library does not wrap. */
   readonly socket: Socket<Wire.ServerToClientEvents, Wire.ClientToServerEvents>;
   private readonly store: RosterStore;
-  private readonly listeners: Record<string, Set<Listener>> = {};
-  private readonly chats = new Map<string, Map<number, TypingNow>>();
-  private readonly rejoining = new Set<string>();
+  private readonly chats = new Chats(() => this.store.self, (change) => this.emit("typing", change));
   private readonly handles = new Map<string, Typing>();
   private done: [(agents: Presence[]) => void, (error: PresenceError) => void] | null = null;
   private interest: Subscription | null;
@@ -74,6 +73,7 @@ export class PresenceClient {
   private timers: { refresh?: Timer; presence?: Timer; retry?: Timer } = {};
 
   constructor(private readonly options: PresenceClientOptions) {
+    super();
     this.store = new RosterStore({ coalesced: (options.mode ?? "diff") === "diff" });
     this.interest = options.subscribe ?? null;
     this.store.subscribe(this.interest);
@@ -101,7 +101,7 @@ export class PresenceClient {
 
   /** Who else is typing in a chat this client joined. */
   typers(chatId: string): TypingNow[] {
-    return Array.from(this.chats.get(chatId)?.values() ?? []);
+    return this.chats.list(chatId);
   }
 
   /** This client's agent (the token's `sub`), once its token is known. */
@@ -116,13 +116,6 @@ export class PresenceClient {
   /** The service's clock, in milliseconds since the epoch, as last heard. */
   serverNow(): number {
     return Date.now() + this.offsetMs;
-  }
-
-  /** Listen to an event; returns the function that stops listening. */
-  on<K extends keyof PresenceClientEvents>(event: K, listener: PresenceClientEvents[K]): () => void {
-    const set = (this.listeners[event] ??= new Set());
-    set.add(listener as Listener);
-    return () => void set.delete(listener as Listener);
   }
 
   async setStatus(change: StatusChange): Promise<Presence> {
@@ -162,14 +155,12 @@ export class PresenceClient {
   /** Join a chat's room to see typing there; resolves with who types there now. */
   async joinChat(chatId: string): Promise<TypingNow[]> {
     const ack = await this.request<Wire.JoinAck>("join_chat", { chat_id: chatId });
-    if (!this.chats.has(chatId)) this.chats.set(chatId, new Map());
-    this.typingNow(chatId, ack.typing);
+    this.chats.joined(chatId, ack.typing);
     return this.typers(chatId);
   }
 
   async leaveChat(chatId: string): Promise<void> {
-    if (this.chats.has(chatId)) this.typingNow(chatId, []);
-    this.chats.delete(chatId);
+    this.chats.left(chatId);
     await this.request("leave_chat", { chat_id: chatId });
   }
 
@@ -196,8 +187,8 @@ export class PresenceClient {
         this.rostered();
         this.clock(ack.server_time);
         this.apply(this.store.sync(ack));
-        for (const chat of this.chats.keys()) {
-          if (!this.rejoining.has(chat)) this.typingNow(chat, ack.typing.filter((t) => t.chat_id === chat));
+        for (const chat of this.chats.ids()) {
+          if (!this.chats.rejoining.has(chat)) this.chats.now(chat, ack.typing.filter((t) => t.chat_id === chat));
         }
         this.settle();
       }, (error: PresenceError) => {
@@ -241,15 +232,15 @@ export class PresenceClient {
     on<Wire.ChangeData>("agent_presence_changed", (data) => this.apply(this.store.changes([data])));
     on<Wire.DiffData>("presence_diff", (data) => this.apply(this.store.changes(data.changes)));
     on<Counts>("presence_counts", (data) => this.emit("counts", (this.latestCounts = data)));
-    on<Wire.TypingData>("typing_start", (data) => this.typed(data, true));
-    on<Wire.TypingData>("typing_stop", (data) => this.typed(data, false));
+    on<Wire.TypingData>("typing_start", (data) => this.chats.event(data, true));
+    on<Wire.TypingData>("typing_stop", (data) => this.chats.event(data, false));
     on<Wire.OverrunData>("agent_status_overrun", (data) => this.emit("overrun", data));
     // The server closes the socket next; disconnected() reconnects with a fresh token.
     on("session_expired", () => (this.expired = true));
   }
 
   private authenticate(cb: (data: object) => void): void {
-    this.fetchToken().then((token) => {
+    fetchToken(this.options.token).then((token) => {
       this.token = token;
       this.store.self ??= claims(token).sub;
       cb({
@@ -275,7 +266,7 @@ export class PresenceClient {
     if (!this.rosterIn) this.timers.presence = setTimeout(() => this.resync(), this.options.stateTimeoutMs ?? 10_000);
     if (!again) return;
     if (this.store.cursor) this.resync();
-    for (const chat of this.chats.keys()) this.rejoin(chat);
+    for (const chat of this.chats.ids()) this.rejoin(chat);
     for (const handle of this.handles.values()) handle.renew();
   }
 
@@ -283,7 +274,7 @@ export class PresenceClient {
     this.rosterIn = false;
     clearTimeout(this.timers.refresh);
     clearTimeout(this.timers.presence);
-    for (const chat of this.chats.keys()) this.typingNow(chat, []); // typing missed while away must not stick
+    this.chats.clear(); // typing missed while away must not stick
     if (this.closed) return;
     if (reason !== "io server disconnect") {
       this.setState("reconnecting", reason); // socket.io-client reconnects by itself
@@ -331,18 +322,6 @@ export class PresenceClient {
 
   // ---- tokens -------------------------------------------------------------------------------
 
-  private async fetchToken(): Promise<string> {
-    const source = this.options.token;
-    let token: unknown;
-    try {
-      token = typeof source === "function" ? await source() : source;
-    } catch (error) {
-      throw new PresenceError("token", String((error as Error)?.message ?? error));
-    }
-    if (typeof token !== "string" || !token) throw new PresenceError("token", "no token");
-    return token;
-  }
-
   private armRefresh(): void {
     clearTimeout(this.timers.refresh);
     const exp = this.token && typeof this.options.token === "function" ? claims(this.token).exp : null;
@@ -351,7 +330,7 @@ export class PresenceClient {
 
   private async refresh(exp: number): Promise<void> {
     try {
-      const token = await this.fetchToken();
+      const token = await fetchToken(this.options.token);
       await this.request("refresh_token", { token });
       this.token = token;
       this.armRefresh();
@@ -392,33 +371,10 @@ export class PresenceClient {
   }
 
   private rejoin(chat: string): void {
-    this.rejoining.add(chat);
+    this.chats.rejoining.add(chat);
     this.request<Wire.JoinAck>("join_chat", { chat_id: chat })
-      .then((ack) => this.chats.has(chat) && this.typingNow(chat, ack.typing), (error) => this.report(error))
-      .finally(() => this.rejoining.delete(chat));
-  }
-
-  private typed(data: Wire.TypingData, typing: boolean): void {
-    const typers = this.chats.get(data.chat_id);
-    if (!typers || data.agent_id === this.store.self) return;
-    const { chat_id, agent_id, from } = data;
-    if (typing) typers.set(agent_id, { chat_id, agent_id, from, since: data.timestamp });
-    else if (!typers.delete(agent_id)) return;
-    this.emit("typing", { chat_id, agent_id, from, typing });
-  }
-
-  /** Who types in a chat now, from an answer: tell what started and what stopped. */
-  private typingNow(chat: string, now: TypingNow[]): void {
-    const typers = this.chats.get(chat);
-    if (!typers) return;
-    const others = now.filter((t) => t.agent_id !== this.store.self);
-    for (const gone of typers.values()) {
-      if (!others.some((t) => t.agent_id === gone.agent_id)) this.typed({ ...gone, timestamp: gone.since }, false);
-    }
-    for (const typer of others) {
-      if (!typers.has(typer.agent_id)) this.typed({ ...typer, timestamp: typer.since }, true);
-      typers.set(typer.agent_id, typer);
-    }
+      .then((ack) => this.chats.now(chat, ack.typing), (error) => this.report(error))
+      .finally(() => this.chats.rejoining.delete(chat));
   }
 
   // ---- plumbing -----------------------------------------------------------------------------
@@ -448,18 +404,6 @@ export class PresenceClient {
 
   private report(error: PresenceError): void {
     this.emit("error", error instanceof PresenceError ? error : new PresenceError("internal", String(error)));
-  }
-
-  private emit<K extends keyof PresenceClientEvents>(event: K, ...args: Parameters<PresenceClientEvents[K]>): void {
-    for (const listener of Array.from(this.listeners[event] ?? [])) {
-      try {
-        listener(...args);
-      } catch (error) {
-        setTimeout(() => {
-          throw error; // a listener's own bug: surface it without breaking the client's bookkeeping
-        });
-      }
-    }
   }
 }
 

@@ -12,17 +12,8 @@ export class PresenceError extends Error {
   }
 }
 
-interface Refusal {
-  error?: unknown;
-  message?: unknown;
-  details?: unknown;
-}
-
-/** The error of a refused ack or connect_error envelope. */
+/** The error of a refused ack or connect_error envelope ({error, message, details}). */
 export function refusal(answer: unknown, fallback: string): PresenceError {
-  const envelope = (answer && typeof answer === "object" ? answer : {}) as Refusal;
-  const code = typeof envelope.error === "string" ? envelope.error : fallback;
-  const message = typeof envelope.message === "string" ? envelope.message : code;
-  const details = envelope.details && typeof envelope.details === "object" ? envelope.details : {};
-  return new PresenceError(code, message, details as Record<string, unknown>);
+  const { error = fallback, message = error, details = {} } = (answer ?? {}) as Record<string, never>;
+  return new PresenceError(String(error), String(message), details);
 }
