@@ -103,7 +103,8 @@ def _build():
         "info": {"title": "presence_app events", "version": openapi.VERSION, "description": (
             "Socket.IO (protocol 5), default namespace. Connect with io(url, {auth: {token}}) "
             "(and presence: \"diff\" for batched changes; subscribe: {teams, agent_ids} to hear only those "
-            "agents and your own, at most 20 teams and 500 ids; counts: true for presence_counts); a refused "
+            "agents and your own, at most 20 teams and 500 ids; counts: true for presence_counts; since: the cursor of "
+            "your last roster, after a reconnect, for only what changed after it); a refused "
             "connection's connect_error carries the "
             "error envelope {error, message, details} in its data. Server events carry the envelope "
             "{event, data, version}; every client event is answered with an ack, its own or the error ack. "

@@ -69,13 +69,16 @@ def _authenticate(auth):
         raise ValidationError(f"auth.presence must be one of {', '.join(PRESENCE_MODES)}")
     if not isinstance(auth.get("counts", False), bool):
         raise ValidationError("auth.counts must be true or false")
+    since = auth.get("since")
+    if since is not None and (not isinstance(since, str) or len(since) > 64):
+        raise ValidationError("auth.since must be a cursor (a string of at most 64 characters)")
     identity = decode(token)
     if identity.is_service:
         raise Forbidden("a service token has no presence: the platform's backend uses REST and webhooks")
     subscription = load(SubscribeIn, auth["subscribe"]) if auth.get("subscribe") is not None else None
     ensure_agent(identity)
     return LiveSocket(identity, diff=mode == "diff", interest=interest(identity.org, subscription),
-                      counts=auth.get("counts", False))
+                      counts=auth.get("counts", False)), since
 
 
 @socketio.on("connect")
@@ -83,14 +86,14 @@ def on_connect(auth=None):
     """A console connects with {token} (presence: "diff", subscribe, counts) in auth; it gets presence_state."""
     with connecting():
         try:
-            live = _authenticate(auth)
+            live, since = _authenticate(auth)
             identity = live.identity
             notify.follow(request.sid, live.interest, identity.agent_id, live.diff)
             join_room(notify.agent_room(identity.org, identity.agent_id))
             if identity.is_supervisor:
                 join_room(notify.supervisor_room(identity.org))
             connections.open_socket(identity, request.sid, current_app.config["PROCESS_ID"], live.interest,
-                                    diff=live.diff)
+                                    diff=live.diff, since=since)
             if live.counts:
                 _count_for(request.sid, live)
         except Exception as exc:  # noqa: BLE001 - whatever failed, the socket is refused, never half-open

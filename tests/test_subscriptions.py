@@ -234,6 +234,27 @@ def test_an_incremental_sync_answers_only_what_changed_after_the_cursor(client, 
         assert full["full"] is True and [a["agent_id"] for a in full["agents"]] == [2, 3, 9]
 
 
+@pytest.mark.parametrize("mode", ["v1", "diff"])
+def test_a_socket_that_comes_back_with_its_cursor_gets_only_what_changed(client, connect, org, mode):
+    first = sock(connect, 9, subscribe={"teams": ["sales"]}, mode=mode)
+    cursor = state_of(first)["cursor"]
+    first.disconnect()
+    set_status(client, 3, "busy", teams=TEAMS[3])
+    client.get("/api/v1/presence/me/", headers=bearer(2, teams=["vip"]))  # leaves sales
+    back = connect(9, auth={"token": token(9), "presence": mode, "subscribe": {"teams": ["sales"]}, "since": cursor})
+    state = state_of(back)
+    assert state["full"] is False and state["removed"] == [2]
+    assert [a["agent_id"] for a in state["agents"]] == [3, 9]  # its own connect changed it too
+    set_status(client, 3, "away", teams=TEAMS[3])  # and it hears what comes next
+    settle()
+    assert heard(drain(back), mode) == [(3, 2)]
+    again = connect(9, auth={"token": token(9), "since": "not-a-cursor"})
+    whole = state_of(again)
+    assert "full" not in whole and [a["agent_id"] for a in whole["agents"]] == [1, 2, 3, 4, 5, 9]
+    refused = socketio.test_client(client.application, auth={"token": token(9), "since": 5}, flask_test_client=client)
+    assert not refused.is_connected()
+
+
 def test_an_old_cursor_answers_the_whole_subscription(make_app, connect):
     app = make_app(SYNC_WINDOW_SECONDS=1)
     client = app.test_client()

@@ -111,6 +111,11 @@ def presence_state(sid, interest, agent_id, diff, build):
     _hub().batches.snapshot(sid, interest, agent_id, diff, build)
 
 
+def resumed_state(sid, interest, agent_id, diff, read):
+    """Send a socket that came back with a cursor only what changed after it (`read()` -> agents, removed, ...)."""
+    _hub().batches.resume(sid, interest, agent_id, diff, read)
+
+
 def counts(sid, org, teams, loader):
     """Push `presence_counts` of `org` (and of `teams`, or all its teams if None) to a socket from now on."""
     _hub().counts.add(sid, org, teams, loader)

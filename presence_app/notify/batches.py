@@ -171,6 +171,14 @@ class Batches:
         elif queued is None:
             socketio.start_background_task(self._flush_snapshot, interest, build, next_at - now)
 
+    def resume(self, sid, interest, agent_id, diff, read):
+        """Send `sid` what changed after its cursor (`read()` -> agents, removed, server_time, cursor), its own."""
+        if diff:
+            self.register(sid, interest, agent_id, version=self.version)
+        agents, removed, server_time, cursor = read()
+        data = {"agents": agents, "removed": removed, "full": False, "server_time": server_time, "cursor": cursor}
+        self.emit("presence_state", data, sid, None)
+
     def _gap(self, group):
         return max(self.window, min(MAX_GAP_SECONDS, self.cost.get(group, 0.0) / SNAPSHOT_SHARE))
 

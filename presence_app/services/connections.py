@@ -85,12 +85,21 @@ def connect(identity, sid, process_id, limit=None):
     raise RuntimeError(f"connection of agent {identity.agent_id} could not be recorded")
 
 
-def open_socket(identity, sid, process_id, interest, diff=False):
-    """A socket connected: count it, then send it its interest's roster; on failure, leave nothing."""
+def open_socket(identity, sid, process_id, interest, diff=False, since=None):
+    """A socket connected: count it, then send it its interest's roster; on failure, leave nothing.
+
+    A socket that comes back with the cursor of its last roster (`since`) gets only what changed
+    after it, while the cursor is known and recent enough; else the whole roster.
+    """
     connect(identity, sid, process_id, limit=current_app.config["MAX_SOCKETS_PER_AGENT"])
     try:
-        notify.presence_state(sid, interest, identity.agent_id, diff,
-                              lambda wanted: rosters.roster(wanted.org, interest=wanted))
+        moment = rosters.since_of(since, current_app.config["SYNC_WINDOW_SECONDS"]) if since else None
+        if moment is not None:
+            notify.resumed_state(sid, interest, identity.agent_id, diff, lambda: rosters.changed_since(
+                identity.org, interest, identity.agent_id, moment))
+        else:
+            notify.presence_state(sid, interest, identity.agent_id, diff,
+                                  lambda wanted: rosters.roster(wanted.org, interest=wanted))
     except Exception:
         db.session.rollback()
         disconnect(sid)

@@ -67,6 +67,10 @@ class StateData(Shape):
     agents = list_(Presence)
     server_time = time_()
     cursor = cursor_()
+    full = fields.Boolean(metadata={"description": "false only for a socket that connected with auth.since (a cursor "
+                                                   "still known): agents are then those changed after it"})
+    removed = fields.List(fields.Integer(), metadata={
+        "description": "with full false: agents that left the roster after since (deactivated, or out of its teams)"})
 
 
 class DiffData(Shape):

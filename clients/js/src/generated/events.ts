@@ -52,6 +52,14 @@ export interface StateData {
    * opaque; sync {since: cursor} answers what changed after it
    */
   cursor: string;
+  /**
+   * false only for a socket that connected with auth.since (a cursor still known): agents are then those changed after it
+   */
+  full?: boolean;
+  /**
+   * with full false: agents that left the roster after since (deactivated, or out of its teams)
+   */
+  removed?: number[];
 }
 
 export interface ChangeData {
