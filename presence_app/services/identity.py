@@ -4,11 +4,12 @@ import re
 import secrets
 import time
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import jwt
 from flask import current_app
 from flask_jwt_extended import create_access_token
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..dbtime import now
@@ -155,13 +156,7 @@ def ensure_agent(identity, force=False):
         return
     this = {"b_agent": identity.agent_id, "b_org": identity.org, "b_name": identity.name, "b_role": identity.role,
             "b_teams": " ".join(identity.teams)}
-    agent = db.session.execute(_agent(), this).first()
-    if agent is None:
-        # A concurrent first sight of the same agent inserts nothing more; both read the one row.
-        if db.session.execute(_new_agent(), this).rowcount:
-            _set_teams(identity.org, identity.agent_id, identity.teams)
-        db.session.execute(_new_presence(), this)
-        agent = db.session.execute(_agent(), this).one()
+    agent = db.session.execute(_agent(), this).first() or _provision(identity, this)
     if agent.org != identity.org:
         db.session.rollback()
         raise Unauthorized("token org does not match the agent's org")
@@ -173,6 +168,19 @@ def ensure_agent(identity, force=False):
     if len(known) >= _KNOWN_MAX:
         known.clear()
     known[identity.agent_id] = key
+
+
+def _provision(identity, this):
+    """First sight of an agent: its rows, as the token says (its teams are no change to announce)."""
+    if not db.session.execute(_new_agent(), this).rowcount:
+        # A concurrent first sight of the same agent inserts nothing more; both read the one row.
+        db.session.execute(_new_presence(), this)
+        return db.session.execute(_agent(), this).one()
+    db.session.execute(_new_presence(), this)
+    if identity.teams:
+        db.session.execute(_new_team(), [{"b_org": identity.org, "b_team": team, "b_agent": identity.agent_id}
+                                         for team in identity.teams])
+    return SimpleNamespace(org=identity.org, name=identity.name, role=identity.role, teams=this["b_teams"])
 
 
 def _move_teams(identity, old):
@@ -187,7 +195,12 @@ def _move_teams(identity, old):
 def _set_teams(org, agent_id, teams):
     db.session.execute(delete(AT).where(AT.c.agent_id == agent_id))
     if teams:
-        db.session.execute(insert(AT), [{"org": org, "team": team, "agent_id": agent_id} for team in teams])
+        db.session.execute(_new_team(), [{"b_org": org, "b_team": team, "b_agent": agent_id} for team in teams])
+
+
+@prepared
+def _new_team():
+    return insert_new(AT, org=bindparam("b_org"), team=bindparam("b_team"), agent_id=bindparam("b_agent"))
 
 
 @prepared

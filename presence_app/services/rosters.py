@@ -1,15 +1,16 @@
 """Rosters: an org's agents or those of a socket's interest, incremental reads by cursor, and counts."""
+import functools
 from datetime import UTC, datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import and_, false, func, or_, select
+from sqlalchemy import DateTime, and_, bindparam, false, func, or_, select
 
 from ..dbtime import now
 from ..extensions import db
 from ..models import AgentTeam
 from ..schemas.base import iso
 from ..schemas.presence import CURSOR_MARGIN_SECONDS, blank, cursor_at, cursor_instant, presence_object, tally
-from .transitions import P
+from .transitions import OBJECT_COLUMNS, P
 
 AT = AgentTeam.__table__
 
@@ -20,22 +21,39 @@ def _object(row):
 
 
 def covering(org, interest=None, own_agent_id=None):
-    """SQL: the active agents of `org` that `interest` covers (all of them without one), and its own agent."""
-    where = (P.c.org == org) & P.c.active
+    """SQL and its parameters: the active agents of `org` that `interest` covers (all without one), and its own."""
+    params = {"b_org": org}
     if interest is None or interest.whole_org:
+        return _covering(False, False, True), params
+    ids = set(interest.agent_ids) | ({own_agent_id} if own_agent_id is not None else set())
+    params.update(b_teams=sorted(interest.teams), b_ids=sorted(ids))
+    return _covering(bool(interest.teams), bool(ids), False), params
+
+
+@functools.cache
+def _covering(teams, ids, whole):
+    where = (P.c.org == bindparam("b_org")) & P.c.active
+    if whole:
         return where
     covers = []
-    if interest.teams:
-        members = select(AT.c.agent_id).where(AT.c.org == org, AT.c.team.in_(sorted(interest.teams)))
-        covers.append(P.c.agent_id.in_(members))
-    ids = set(interest.agent_ids) | ({own_agent_id} if own_agent_id is not None else set())
+    if teams:
+        covers.append(P.c.agent_id.in_(select(AT.c.agent_id).where(
+            AT.c.org == bindparam("b_org"), AT.c.team.in_(bindparam("b_teams", expanding=True)))))
     if ids:
-        covers.append(P.c.agent_id.in_(sorted(ids)))
+        covers.append(P.c.agent_id.in_(bindparam("b_ids", expanding=True)))
     return where & (or_(*covers) if covers else false())
 
 
-def _read(where):
-    rows = db.session.execute(select(*P.c, now().label("now")).where(where).order_by(P.c.agent_id)).all()
+def _reading(where):
+    # Only what the presence object shows: each column more is a conversion per row.
+    return select(*OBJECT_COLUMNS, now().label("now")).where(where).order_by(P.c.agent_id)
+
+
+_covered_reading = functools.cache(_reading)  # for the few statements _covering makes: hot paths build none
+
+
+def _read(where, params, statement=None):
+    rows = db.session.execute(statement if statement is not None else _reading(where), params).all()
     server_time = db.session.scalar(select(now())) if not rows else rows[0].now
     db.session.commit()
     return [_object(r) for r in rows], server_time
@@ -43,24 +61,31 @@ def _read(where):
 
 def roster(org, status=None, available=None, team=None, interest=None, own_agent_id=None):
     """The presence of an org's agents (those of `interest` and `team`, filtered), with the server time."""
-    where = covering(org, interest, own_agent_id)
+    where, params = covering(org, interest, own_agent_id)
+    if status is None and available is None and team is None:
+        agents, server_time = _read(where, params, _covered_reading(where))
+        return agents, iso(server_time), cursor_of(server_time)
     if status is not None:
-        where = where & (P.c.status == status)
+        where, params["b_status"] = where & (P.c.status == bindparam("b_status")), status
     if available is not None:
         is_available = (P.c.status == "online") & P.c.websocket_connected
         where = where & (is_available if available else ~is_available)
     if team is not None:
-        where = where & P.c.agent_id.in_(select(AT.c.agent_id).where(AT.c.org == org, AT.c.team == team))
-    agents, server_time = _read(where)
+        where = where & P.c.agent_id.in_(select(AT.c.agent_id).where(
+            AT.c.org == bindparam("b_org"), AT.c.team == bindparam("b_team")))
+        params["b_team"] = team
+    agents, server_time = _read(where, params)
     return agents, iso(server_time), cursor_of(server_time)
 
 
 def changed_since(org, interest, own_agent_id, since):
     """The covered agents changed after `since`, and the ids that left (deactivated, or out of the teams)."""
-    after = (P.c.org == org) & (P.c.updated_at > since)
-    agents, server_time = _read(after & covering(org, interest, own_agent_id))
-    left = after & (~P.c.active | and_(P.c.teams_changed_at > since, ~covering(org, interest, own_agent_id)))
-    removed = list(db.session.scalars(select(P.c.agent_id).where(left).order_by(P.c.agent_id)))
+    where, params = covering(org, interest, own_agent_id)
+    after = (P.c.org == bindparam("b_org")) & (P.c.updated_at > bindparam("b_since", type_=DateTime))
+    params["b_since"] = since
+    agents, server_time = _read(after & where, params)
+    left = after & (~P.c.active | and_(P.c.teams_changed_at > bindparam("b_since", type_=DateTime), ~where))
+    removed = list(db.session.scalars(select(P.c.agent_id).where(left).order_by(P.c.agent_id), params))
     db.session.commit()
     return agents, removed, iso(server_time), cursor_of(server_time)
 
