@@ -20,7 +20,7 @@ from ..pacing import after_connects
 from ..schemas.base import iso
 from ..schemas.presence import change_event, cursor_at
 from ..schemas.typing import typing_event
-from .batches import Batches, org_of
+from .batches import Batches, here, org_of
 from .counts import Counts
 
 VERSION = "v1"
@@ -101,7 +101,7 @@ def follow(sid, interest, agent_id, diff, previous=None):
         for room in rooms:
             socketio.server.enter_room(sid, room)
         return
-    if not after_connects(lambda: _here(sid) and [socketio.server.enter_room(sid, room) for room in rooms]):
+    if not after_connects(lambda: here(sid) and [socketio.server.enter_room(sid, room) for room in rooms]):
         for room in rooms:
             socketio.server.enter_room(sid, room)
 
@@ -192,8 +192,3 @@ class Hub:
     def held(self, event, room, deliver):
         """Hold an announcement to this process's v1 sockets while a herd comes in (pacing); True if held."""
         return event == PRESENCE_CHANGED and isinstance(room, list) and after_connects(deliver)
-
-
-def _here(sid):
-    manager = socketio.server.manager
-    return manager.is_connected(sid, "/") or manager.is_pre_connected(sid, "/")

@@ -183,8 +183,8 @@ class Batches:
         return max(self.window, min(MAX_GAP_SECONDS, self.cost.get(group, 0.0) / SNAPSHOT_SHARE))
 
     def _build_and_send(self, interest, waiting, build):
-        here = [(sid, agent_id, diff) for sid, agent_id, diff in waiting if _here(sid)]
-        for sid, agent_id, diff in here:
+        present = [(sid, agent_id, diff) for sid, agent_id, diff in waiting if here(sid)]
+        for sid, agent_id, diff in present:
             if diff:  # before the build: what its roster may miss comes after this version
                 self.register(sid, interest, agent_id, version=self.version)
         started = time.monotonic()
@@ -192,12 +192,12 @@ class Batches:
         self.cost[(interest.org, interest.signature())] = time.monotonic() - started
         data = {"agents": agents, "server_time": server_time, "cursor": cursor}
         shown = {agent["agent_id"] for agent in agents}
-        missing = sorted({agent_id for _, agent_id, _ in here if agent_id not in shown})
+        missing = sorted({agent_id for _, agent_id, _ in present if agent_id not in shown})
         own = {agent["agent_id"]: agent for agent in build(Interest(interest.org, frozenset(), frozenset(missing)))[0]
                } if missing else {}
-        together = [sid for sid, agent_id, _ in here if agent_id not in own]
+        together = [sid for sid, agent_id, _ in present if agent_id not in own]
         self.emit("presence_state", data, together, None)
-        for sid, agent_id, _ in here:
+        for sid, agent_id, _ in present:
             if agent_id in own:  # its own agent, which its interest does not cover
                 mine = sorted(agents + [own[agent_id]], key=lambda agent: agent["agent_id"])
                 self.emit("presence_state", dict(data, agents=mine), sid, None)
@@ -218,7 +218,7 @@ class Batches:
                 awaiting_roster(-len(waiting))
 
     def _retry(self, interest, build, waiting, attempt):
-        alive = [entry for entry in waiting if _here(entry[0])]
+        alive = [entry for entry in waiting if here(entry[0])]
         if not alive:
             return
         group = (interest.org, interest.signature())
@@ -231,7 +231,7 @@ class Batches:
             socketio.start_background_task(self._flush_snapshot, interest, build, delay, attempt + 1)
 
 
-def _here(sid):
+def here(sid):
     """The socket is connected to this process (or connecting: its connect handler is running)."""
     manager = socketio.server.manager
     return manager.is_connected(sid, "/") or manager.is_pre_connected(sid, "/")
