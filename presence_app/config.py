@@ -108,11 +108,13 @@ def _metrics(env, app_env):
     if token is not None and len(token) < MIN_METRICS_TOKEN:
         raise ConfigError(f"METRICS_TOKEN must be at least {MIN_METRICS_TOKEN} characters")
     port = _count(env, "METRICS_PORT", 0, minimum=0) or None
+    log_every = _count(env, "METRICS_LOG_SECONDS", 0, minimum=0)
     if port and port > 65535:
         raise ConfigError(f"METRICS_PORT must be a TCP port (1-65535), got {port}")
     if port and token is None and app_env == "production":
         raise ConfigError("METRICS_PORT needs METRICS_TOKEN in production: the worker's metrics would be open")
-    return {"METRICS_TOKEN": token, "METRICS_PORT": port}
+    return {"METRICS_TOKEN": token, "METRICS_PORT": port, "METRICS_LOG_SECONDS": log_every,
+            "METRICS_SOURCE": env.get("DYNO") or None}
 
 
 def from_env(env, instance_path):

@@ -34,21 +34,25 @@ SWEEPS = Counter("presence_sweep_runs", "Periodic job runs, by job and outcome",
 SWEEP_SECONDS = Histogram("presence_sweep_duration_seconds", "Periodic job run time, by job", ["job"],
                           buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
 TYPING_EXPIRIES = Counter("presence_typing_expiries", "Typing indicators stopped by the stale-typing sweep")
-REQUEST_SECONDS = Histogram("presence_request_duration_seconds", "HTTP request time, by Flask endpoint",
-                            ["endpoint"], buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
+REQUEST_SECONDS = Histogram("presence_request_duration_seconds", "HTTP request time, by Flask endpoint and status",
+                            ["endpoint", "status"],
+                            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
 REFUSALS = Counter("presence_rate_limit_refusals", "Requests and socket events refused by a rate limit, by scope",
                    ["scope"])
 
 STARTED_KEY = "presence.started"
+# Every status the service answers, as a label; anything else is "other" (labels stay bounded).
+STATUS_LABELS = {code: str(code) for code in (200, 201, 202, 204, 301, 302, 304, 400, 401, 403, 404, 405, 409, 410,
+                                              411, 413, 415, 429, 500, 502, 503)}
 _children = {}
 metrics_bp = Blueprint("metrics", __name__)
 
 
-def child(family, label):
-    """The cached child of `family` for one label value (label sets are small and fixed)."""
-    found = _children.get((family, label))
+def child(family, *labels):
+    """The cached child of `family` for these label values (label sets are small and bounded)."""
+    found = _children.get((family, labels))
     if found is None:
-        found = _children[(family, label)] = family.labels(label)
+        found = _children[(family, labels)] = family.labels(*labels)
     return found
 
 
@@ -134,7 +138,7 @@ def init_app(app, live_sockets):
     app.register_blueprint(metrics_bp)
     LIVE_SOCKETS.set_function(live_sockets)
     app.wsgi_app = started_at(app.wsgi_app)
-    app.teardown_request(observe_request)
+    app.after_request(observe_request)
 
 
 def started_at(wsgi_app):
@@ -146,12 +150,61 @@ def started_at(wsgi_app):
     return middleware
 
 
-def observe_request(_exc):
-    """Time the request into REQUEST_SECONDS under its Flask endpoint ("unmatched" for a 404)."""
+def observe_request(response):
+    """Time the request into REQUEST_SECONDS under its Flask endpoint ("unmatched" for a 404) and status."""
     handled = request._get_current_object()  # one context lookup, then plain attributes
     started = handled.environ.get(STARTED_KEY)
     if started is not None:
-        child(REQUEST_SECONDS, handled.endpoint or "unmatched").observe(time.perf_counter() - started)
+        child(REQUEST_SECONDS, handled.endpoint or "unmatched", STATUS_LABELS.get(response.status_code, "other")
+              ).observe(time.perf_counter() - started)
+    return response
+
+
+class CounterLog:
+    """One log line of this process's numbers, what each counter moved since the last line.
+
+    In l2met's form (`count#name=n`, `sample#name=n`), which Heroku's log-based metrics read: on a
+    platform whose router sends /metrics to a random dyno, and whose workers take no traffic, this is
+    how each process reports itself (METRICS_LOG_SECONDS).
+    """
+
+    def __init__(self, source):
+        self.source, self.last = source, {}
+
+    def line(self):
+        """The next line: counts moved since the previous one, and the live sockets now."""
+        totals = _totals()
+        counts = " ".join(f"count#{name}={totals[name] - self.last.get(name, 0):g}" for name in totals)
+        self.last = totals
+        return f"metrics source={self.source} {counts} sample#presence.live_sockets={_value(LIVE_SOCKETS):g}"
+
+
+def _totals():
+    totals = dict.fromkeys(("presence.requests.2xx", "presence.requests.4xx", "presence.requests.429",
+                            "presence.requests.5xx", "presence.requests.503"), 0.0)
+    for sample in _samples(REQUEST_SECONDS, "_count"):
+        status = sample.labels["status"]
+        group = f"presence.requests.{status[0]}xx" if status[0] in "245" else None
+        if group:
+            totals[group] += sample.value
+        if status in ("429", "503"):
+            totals[f"presence.requests.{status}"] += sample.value
+    for name, family in (("presence.heartbeats", HEARTBEATS), ("presence.transitions", TRANSITIONS),
+                         ("presence.events_emitted", EVENTS), ("presence.rate_limit_refusals", REFUSALS)):
+        totals[name] = sum(sample.value for sample in _samples(family, "_total"))
+    totals["presence.transitions.timeout"] = sum(
+        s.value for s in _samples(TRANSITIONS, "_total") if s.labels["reason"] == "timeout")
+    totals["presence.job_failures"] = sum(
+        s.value for s in _samples(SWEEPS, "_total") if s.labels["outcome"] == "failed")
+    return totals
+
+
+def _samples(family, suffix):
+    return [sample for metric in family.collect() for sample in metric.samples if sample.name.endswith(suffix)]
+
+
+def _value(gauge):
+    return next((sample.value for metric in gauge.collect() for sample in metric.samples), 0.0)
 
 
 class _Server(socketserver.ThreadingMixIn, WSGIServer):

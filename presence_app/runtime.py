@@ -32,6 +32,10 @@ def start_web(app):
     if not app.config["REDIS_URL"]:
         for job in PERIODIC:
             socketio.start_background_task(_every, app, app.config[job.every], job.func, job.name)
+    if app.config["METRICS_LOG_SECONDS"]:
+        counters = metrics.CounterLog(app.config["METRICS_SOURCE"] or f"web.{app.config['PROCESS_ID']}")
+        socketio.start_background_task(_every, app, app.config["METRICS_LOG_SECONDS"],
+                                       lambda: log.info(counters.line()), "metrics-log")
 
 
 def stop_web(app):
@@ -157,6 +161,10 @@ def run_worker(app):
     connection = Redis.from_url(config["REDIS_URL"], **config["REDIS_OPTIONS"])
     _wait_for(connection)
     stop = threading.Event()
+    if config["METRICS_LOG_SECONDS"]:
+        counters = metrics.CounterLog(config["METRICS_SOURCE"] or f"worker.{config['PROCESS_ID']}")
+        threading.Thread(target=_log_counters, args=(counters, config["METRICS_LOG_SECONDS"], stop),
+                         name="metrics-log", daemon=True).start()
     thread = threading.Thread(target=lead_scheduler, args=(connection, app.config, stop),
                               name="scheduler", daemon=True)
     thread.start()
@@ -167,6 +175,11 @@ def run_worker(app):
     finally:
         stop.set()
         thread.join(timeout=5)
+
+
+def _log_counters(counters, seconds, stop):
+    while not stop.wait(seconds):
+        log.info(counters.line())
 
 
 def _wait_for(connection):

@@ -1,4 +1,6 @@
 """Prometheus metrics of real web and worker processes: counters move with real traffic, the token holds."""
+import re
+
 import pytest
 import requests
 
@@ -41,8 +43,9 @@ def test_web_counters_move_with_real_heartbeats_transitions_sockets_and_refusals
     assert moved("presence_events_emitted_total", event="agent_presence_changed") >= 2
     assert moved("presence_events_emitted_total", event="presence_state") >= 1
     assert moved("presence_rate_limit_refusals_total", scope="login") == 1
-    assert moved("presence_request_duration_seconds_count", endpoint="api.heartbeat") == 1
-    assert moved("presence_request_duration_seconds_count", endpoint="api.set_status") == 1
+    assert moved("presence_request_duration_seconds_count", endpoint="api.heartbeat", status="200") == 1
+    assert moved("presence_request_duration_seconds_count", endpoint="api.set_status", status="200") == 1
+    assert moved("presence_request_duration_seconds_count", endpoint="api.issue_token", status="429") == 1
     assert metric(after, "presence_live_sockets") == 1
     console.close()
     wait_for(lambda: metric(scrape(f"{url}/metrics"), "presence_live_sockets") == 0, message="the socket uncounted")
@@ -56,8 +59,8 @@ def test_request_latency_is_labelled_by_endpoint_never_by_raw_path(processes):
     values = scrape(f"{url}/metrics")
     endpoints = {dict(labels).get("endpoint") for (name, labels) in values
                  if name == "presence_request_duration_seconds_count"}
-    assert metric(values, "presence_request_duration_seconds_count", endpoint="api.one") == 3
-    assert metric(values, "presence_request_duration_seconds_count", endpoint="unmatched") == 1
+    assert metric(values, "presence_request_duration_seconds_count", endpoint="api.one", status="404") == 3
+    assert metric(values, "presence_request_duration_seconds_count", endpoint="unmatched", status="404") == 1
     assert not any("/" in endpoint for endpoint in endpoints), endpoints
 
 
@@ -135,3 +138,24 @@ def test_production_without_a_token_refuses_metrics(make_app):
 def test_metrics_settings_are_checked_at_start(settings, complaint):
     with pytest.raises(ConfigError, match=complaint):
         create_app({"JWT_SECRET_KEY": SECRET, "APP_ENV": "testing", **settings})
+
+
+def test_each_process_logs_what_its_counters_moved_when_asked(production):
+    """METRICS_LOG_SECONDS: one l2met line per interval per process (Heroku reads metrics from logs)."""
+    web, url = production.web(METRICS_LOG_SECONDS=1, DYNO="web.1")
+    worker = production.worker(METRICS_LOG_SECONDS=1, DYNO="worker.1")
+    rest = Rest(url)
+    rest.heartbeat(7)
+    rest.heartbeat(7)
+    requests.get(f"{url}/api/v1/presence/me/", timeout=5)  # no token: a 401
+
+    def logged():
+        lines = [line for line in web.log().splitlines() if "metrics source=web.1" in line]
+        return lines if any("count#presence.heartbeats=2" in line for line in lines) else None
+
+    lines = wait_for(logged, timeout=10, message="the web process's metrics line")
+    moved = next(line for line in lines if "count#presence.heartbeats=2" in line)
+    assert int(re.search(r"count#presence.requests.2xx=(\d+)", moved).group(1)) >= 2  # and /health checks
+    assert "count#presence.requests.4xx=1" in moved
+    assert "sample#presence.live_sockets=0" in moved
+    assert wait_for(lambda: "metrics source=worker.1" in worker.log(), timeout=10, message="the worker's line")
