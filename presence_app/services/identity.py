@@ -12,7 +12,7 @@ from sqlalchemy import bindparam, delete, func, insert, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..dbtime import now
-from ..errors import Unauthorized, ValidationError
+from ..errors import AgentDeactivated, Unauthorized, ValidationError
 from ..extensions import db
 from ..models import ROLES, Agent, AgentTeam, Presence
 from ..schemas.base import text_problem
@@ -165,6 +165,10 @@ def ensure_agent(identity, force=False):
     if agent.org != identity.org:
         db.session.rollback()
         raise Unauthorized("token org does not match the agent's org")
+    if agent.deactivated_at is not None:
+        db.session.rollback()
+        forget([identity.agent_id])
+        raise AgentDeactivated("this agent has been deactivated")
     if (agent.name, agent.role) != (identity.name, identity.role):
         db.session.execute(_rename_agent(), this)
         db.session.execute(_rename_presence(), this)
@@ -173,6 +177,13 @@ def ensure_agent(identity, force=False):
     if len(known) >= _KNOWN_MAX:
         known.clear()
     known[identity.agent_id] = key
+
+
+def forget(agent_ids):
+    """Drop agents from this process's cache of known agents: their next request is checked again."""
+    known = current_app.extensions.get(_KNOWN, {})
+    for agent_id in agent_ids:
+        known.pop(agent_id, None)
 
 
 def _move_teams(identity, old):
@@ -191,7 +202,7 @@ def _set_teams(org, agent_id, teams):
 
 @prepared
 def _agent():
-    return (select(A.c.org, A.c.name, A.c.role, func.coalesce(P.c.teams, "").label("teams"))
+    return (select(A.c.org, A.c.name, A.c.role, A.c.deactivated_at, func.coalesce(P.c.teams, "").label("teams"))
             .select_from(A.outerjoin(P, P.c.agent_id == A.c.id)).where(A.c.id == bindparam("b_agent")))
 
 
@@ -259,6 +270,8 @@ def login(email, password):
     stored = agent.password_hash if agent is not None and agent.password_hash else _dummy_hash()
     if not check_password_hash(stored, password) or agent is None or not agent.password_hash:
         raise Unauthorized("wrong email or password")
+    if agent.deactivated_at is not None:
+        raise AgentDeactivated("this agent has been deactivated")
     claims = {"name": agent.name, "org": agent.org, "role": agent.role}
     token = create_access_token(identity=str(agent.id), additional_claims=claims)
     ttl = current_app.config["JWT_ACCESS_TOKEN_EXPIRES"]
