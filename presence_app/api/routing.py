@@ -28,7 +28,7 @@ def candidates():
 
 
 @bp.post("/routing/assign/")
-@documented(Assigned, body=AssignIn, errors=(403, 409))
+@documented(Assigned, body=AssignIn, errors=(403, 404, 409))
 def assign():
     """Assign a chat to the first candidate (or the named agent); a repeat answers the same agent."""
     actor = manager()
@@ -36,7 +36,7 @@ def assign():
 
 
 @bp.post("/routing/release/")
-@documented(Released, body=ReleaseIn, errors=(403,))
+@documented(Released, body=ReleaseIn, errors=(403, 404))
 def release():
     """Release a chat: one less open chat for its agent (released false on a repeat)."""
     actor = manager()

@@ -8,7 +8,7 @@ finds the first. On SQLite, BEGIN IMMEDIATE makes each assign's transaction the 
 import functools
 
 from flask import current_app
-from sqlalchemy import bindparam, case, func, select, text, update
+from sqlalchemy import Integer, bindparam, case, func, select, text, update
 
 from ..dbtime import now
 from ..errors import NoAgentAvailable, NotFound
@@ -49,13 +49,21 @@ def _load(open_chats, capacity=P.c.capacity):
 
 def candidates(org, team=None, limit=20):
     """Agents of `org` (of `team`) available for assignment, in the order assign takes them; and the time."""
-    query = select(*P.c, now().label("now")).where(P.c.org == bindparam("b_org"), AVAILABLE)
-    if team is not None:
-        query = query.where(_in_team(P))
-    rows = db.session.execute(query.order_by(*_order(P)).limit(limit), _params(org, b_team=team)).all()
+    params = {"b_org": org, "b_team": team, "b_limit": limit}
+    rows = db.session.execute(candidates_query(team is not None)(), params).all()
     server_time = rows[0].now if rows else db.session.scalar(select(now()))
     db.session.commit()
     return [presence_of(row) for row in rows], iso(server_time)
+
+
+@functools.cache
+def candidates_query(in_team):
+    """The candidates' SELECT (b_org, b_team, b_limit): read from the candidates index in its order."""
+    def build():
+        query = select(*P.c, now().label("now")).where(P.c.org == bindparam("b_org"), AVAILABLE)
+        query = query.where(_in_team(P)) if in_team else query
+        return query.order_by(*_order(P)).limit(bindparam("b_limit", type_=Integer))
+    return prepared(build)
 
 
 def set_load(org, agent_id, **load):
