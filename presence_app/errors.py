@@ -40,6 +40,12 @@ class Unauthorized(AppError):
     code = "unauthorized"
 
 
+class AgentDeactivated(Unauthorized):
+    """A valid token of an agent that has been deactivated (it left the org)."""
+
+    code = "agent_deactivated"
+
+
 class Forbidden(AppError):
     """Valid credentials, but not allowed to do this."""
 
@@ -52,6 +58,13 @@ class NotFound(AppError):
 
     status = 404
     code = "not_found"
+
+
+class NoAgentAvailable(AppError):
+    """Routing found no agent available for assignment (or not the one named)."""
+
+    status = 409
+    code = "no_agent_available"
 
 
 class LimitExceeded(AppError):

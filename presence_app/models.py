@@ -1,6 +1,7 @@
 """Tables of the service; models mutate rows, they never commit or emit."""
 from datetime import datetime
 
+from flask import current_app
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -26,6 +27,13 @@ REASONS = ("manual", "timeout", "resumed", "connected", "disconnected", "supervi
            "profile", "deactivated")
 ROLES = ("agent", "supervisor")  # of agents; a token may also be a platform's `service`
 TEAMS_LENGTH = 20 * 65  # at most 20 team ids of at most 64 characters, space-separated
+# Written exactly as the candidates index's predicate, so that PostgreSQL and SQLite use it.
+ASSIGNABLE = "active AND status = 'online' AND websocket_connected AND spare > 0"
+
+
+def default_spare():
+    """A new agent holds no chat: its spare capacity is the configured default capacity."""
+    return current_app.config["DEFAULT_CAPACITY"]
 
 
 class Agent(db.Model):
@@ -41,6 +49,12 @@ class Agent(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=now())
     # Deactivated agents leave rosters, counts and candidates; their tokens are refused.
     deactivated_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    __table_args__ = (
+        # Each web process looks every second for agents deactivated lately, to drop them from its cache.
+        Index("ix_agents_deactivated", "deactivated_at",
+              postgresql_where=text("deactivated_at IS NOT NULL"), sqlite_where=text("deactivated_at IS NOT NULL")),
+    )
 
 
 class Presence(db.Model):
@@ -88,6 +102,9 @@ class Presence(db.Model):
     open_chats: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     capacity: Mapped[int | None] = mapped_column(Integer)
     last_assigned_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # coalesce(capacity, DEFAULT_CAPACITY) - open_chats, kept by every write of either (and at a web
+    # process's start, for a changed default): a column, so that an index serves the candidates' order.
+    spare: Mapped[int] = mapped_column(Integer, default=default_spare, server_default=text("0"))
 
     __table_args__ = (
         Index("ix_presence_org_status", "org", "status"),
@@ -107,6 +124,13 @@ class Presence(db.Model):
     )
 
 
+# Routing candidates in their order: most spare capacity, never assigned, longest since the last
+# assignment, agent id. (SQLite sorts nulls first by itself, and refuses NULLS FIRST in an index:
+# its migration leaves the words out.)
+Index("ix_presence_candidates", Presence.org, Presence.spare.desc(), Presence.last_assigned_at.asc().nulls_first(),
+      Presence.agent_id, postgresql_where=text(ASSIGNABLE), sqlite_where=text(ASSIGNABLE))
+
+
 class AgentTeam(db.Model):
     """One team of an agent, so that rosters, counts and candidates of a team are read by index."""
 
@@ -116,6 +140,27 @@ class AgentTeam(db.Model):
     agent_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True)
 
     __table_args__ = (Index("ix_agent_teams_agent", "agent_id"),)
+
+
+class ChatAssignment(db.Model):
+    """A chat given to an agent by routing, and when it was released: one row per assignment, kept."""
+
+    __tablename__ = "chat_assignments"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    org: Mapped[str] = mapped_column(String(64))
+    chat_id: Mapped[str] = mapped_column(String(64))
+    agent_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("agents.id", ondelete="CASCADE"))
+    team: Mapped[str | None] = mapped_column(String(64))
+    assigned_at: Mapped[datetime] = mapped_column(DateTime)
+    released_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    __table_args__ = (
+        # One open assignment per chat: a second assign of it, however concurrent, finds the first.
+        Index("uq_chat_assignments_open", "org", "chat_id", unique=True,
+              postgresql_where=text("released_at IS NULL"), sqlite_where=text("released_at IS NULL")),
+        # Reports of chats per agent.
+        Index("ix_chat_assignments_agent", "agent_id", "assigned_at"),
+    )
 
 
 class PresenceChange(db.Model):

@@ -18,9 +18,11 @@ _CACHE = "presence_openapi"
 _PARAM = re.compile(r"<(?:(\w+):)?(\w+)>")
 _ERRORS = {
     400: "Bad input: a body or query that breaks the contract's rules, or JSON nested too deep",
-    401: "Missing, malformed, expired or otherwise invalid token (or wrong email or password)",
+    401: "Missing, malformed, expired or otherwise invalid token (or wrong email or password); "
+         "`agent_deactivated`: the token's agent has been deactivated",
     403: "Not allowed (`forbidden`)",
     404: "Unknown, or of another org",
+    409: "No agent is available for assignment (`no_agent_available`)",
     413: "Body over 16 KiB (chunked ones included)",
     429: "Rate limit exceeded",
     503: "The database is unavailable; nothing was changed",

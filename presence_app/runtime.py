@@ -11,13 +11,14 @@ from . import logs, metrics, notify
 from .errors import translate
 from .extensions import db, socketio
 from .jobs import PERIODIC
-from .services import connections, rosters
+from .services import agents, connections, rosters, routing
 from .sockets import expire_sessions, live_sockets
 
 log = logging.getLogger(__name__)
 QUEUE = "presence"
 LEADER_KEY = "presence:scheduler:leader"
 SESSION_CHECK_SECONDS = 1  # sockets whose token expired are told and closed within this (+ the loop's work)
+DEPARTURES_CHECK_SECONDS = 1  # another process's deactivation reaches this one's cache and sockets within this
 DRAIN_SECONDS = 0.5  # on a clean stop: for requests in flight to finish
 STOPPING = "presence_stopping"
 
@@ -26,9 +27,11 @@ def start_web(app):
     """Register this web process, then start its beat and, in embedded mode, the jobs."""
     with app.app_context():
         connections.register_process(app.config["PROCESS_ID"])
+        routing.reconcile_spare()
     app.extensions[STOPPING] = threading.Event()
     socketio.start_background_task(_every, app, app.config["PROCESS_BEAT_SECONDS"], _beat, "beat")
     socketio.start_background_task(_every, app, SESSION_CHECK_SECONDS, lambda: expire_sessions(app), "sessions")
+    socketio.start_background_task(_every, app, DEPARTURES_CHECK_SECONDS, _departures, "departures")
     if not app.config["REDIS_URL"]:
         for job in PERIODIC:
             socketio.start_background_task(_every, app, app.config[job.every], job.func, job.name)
@@ -61,6 +64,10 @@ def _beat():
     live = {sid: socket.identity for sid, socket in list(live_sockets().items())}
     connections.beat(current_app.config["PROCESS_ID"], live)
     notify.database_time(rosters.database_now())  # cursors made by this process use the database's clock
+
+
+def _departures():
+    agents.close_departed({sid: socket.identity.agent_id for sid, socket in list(live_sockets().items())})
 
 
 def _every(app, seconds, func, name):

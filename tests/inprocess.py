@@ -1,7 +1,7 @@
 """Helpers for the in-process app: its tables, and what Flask-SocketIO's test client received."""
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from presence_app.extensions import db
 from presence_app.models import Agent, Presence, PresenceChange
@@ -94,4 +94,20 @@ def record(app, agent_id, changes, org="default", name=None):
             db.session.add(PresenceChange(agent_id=agent_id, org=org, seq=seq, from_status=before, to_status=after,
                                           message="", websocket_connected=connected, reason=reason, reason_code=code,
                                           at=at))
+        db.session.commit()
+
+
+def seat(app, ids, org="default", **values):
+    """Agents (created if new) online with a live socket, as routing sees them, with presence values set."""
+    with app.app_context():
+        for agent_id in ids:
+            if db.session.get(Agent, agent_id) is None:
+                db.session.add(Agent(id=agent_id, org=org, name=f"Agent {agent_id}", role="agent"))
+                db.session.flush()
+                db.session.add(Presence(agent_id=agent_id, org=org, name=f"Agent {agent_id}"))
+        db.session.flush()
+        capacity = values.get("capacity", app.config["DEFAULT_CAPACITY"])
+        spare = (app.config["DEFAULT_CAPACITY"] if capacity is None else capacity) - values.get("open_chats", 0)
+        db.session.execute(update(Presence).where(Presence.agent_id.in_(ids)).values(
+            **dict({"status": "online", "websocket_connected": True, "connections": 1, "spare": spare}, **values)))
         db.session.commit()

@@ -56,4 +56,14 @@ def manager():
     return g.identity
 
 
-from . import auth, docs, health, presence, reason_codes, reports, typing  # noqa: E402,F401  (routes register on bp)
+from . import (  # noqa: E402,F401  (routes register on bp)
+    agents,
+    auth,
+    docs,
+    health,
+    presence,
+    reason_codes,
+    reports,
+    routing,
+    typing,
+)

@@ -13,8 +13,7 @@ from . import agent, bp, caller
 @documented(shapes.Presence)
 def me():
     """My presence."""
-    mine = agent()
-    return presence.get(mine.org, mine.agent_id)
+    return presence.mine(agent())
 
 
 @bp.post("/presence/set-status/")

@@ -152,6 +152,12 @@ def session_expired(sid, expired_at):
     _emit(SESSION_EXPIRED, envelope(SESSION_EXPIRED, {"expired_at": expired_at}), to=sid)
 
 
+def close_sockets(sids):
+    """Close sockets by sid; one of another process is closed there (the message queue carries the close)."""
+    for sid in sids:
+        socketio.server.disconnect(sid, namespace="/")
+
+
 def status_overrun(rows):
     """Tell each org's supervisors of statuses that outlasted their reason code's max_minutes."""
     for row in rows:

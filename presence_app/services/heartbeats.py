@@ -17,7 +17,8 @@ from ..extensions import db, socketio
 from .transitions import OBJECT_COLUMNS, OWN, P, change, finish, resume_values
 
 _EXT = "presence_heartbeats"
-_IDS = P.c.agent_id.in_(bindparam("ids", expanding=True))
+# Active agents only: a deactivated one is not found, and its caller's slow path refuses it.
+_IDS = P.c.agent_id.in_(bindparam("ids", expanding=True)) & P.c.active
 _ALIVE = {"last_seen": now(), "last_heartbeat": now()}
 # Built once: only the list of ids changes from one group to the next. It returns what the
 # presence object shows, not every column (each one costs a conversion per row).

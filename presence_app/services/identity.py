@@ -13,7 +13,7 @@ from sqlalchemy import bindparam, delete, func, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..dbtime import now
-from ..errors import Unauthorized, ValidationError
+from ..errors import AgentDeactivated, Unauthorized, ValidationError
 from ..extensions import db
 from ..models import ROLES, Agent, AgentTeam, Presence
 from ..schemas.base import text_problem
@@ -160,6 +160,10 @@ def ensure_agent(identity, force=False):
     if agent.org != identity.org:
         db.session.rollback()
         raise Unauthorized("token org does not match the agent's org")
+    if agent.deactivated_at is not None:
+        db.session.rollback()
+        forget([identity.agent_id])
+        raise AgentDeactivated("this agent has been deactivated")
     if (agent.name, agent.role) != (identity.name, identity.role):
         db.session.execute(_rename_agent(), this)
         db.session.execute(_rename_presence(), this)
@@ -180,7 +184,15 @@ def _provision(identity, this):
     if identity.teams:
         db.session.execute(_new_team(), [{"b_org": identity.org, "b_team": team, "b_agent": identity.agent_id}
                                          for team in identity.teams])
-    return SimpleNamespace(org=identity.org, name=identity.name, role=identity.role, teams=this["b_teams"])
+    return SimpleNamespace(org=identity.org, name=identity.name, role=identity.role, teams=this["b_teams"],
+                           deactivated_at=None)
+
+
+def forget(agent_ids):
+    """Drop agents from this process's cache of known agents: their next request is checked again."""
+    known = current_app.extensions.get(_KNOWN, {})
+    for agent_id in agent_ids:
+        known.pop(agent_id, None)
 
 
 def _move_teams(identity, old):
@@ -205,7 +217,7 @@ def _new_team():
 
 @prepared
 def _agent():
-    return (select(A.c.org, A.c.name, A.c.role, func.coalesce(P.c.teams, "").label("teams"))
+    return (select(A.c.org, A.c.name, A.c.role, A.c.deactivated_at, func.coalesce(P.c.teams, "").label("teams"))
             .select_from(A.outerjoin(P, P.c.agent_id == A.c.id)).where(A.c.id == bindparam("b_agent")))
 
 
@@ -273,6 +285,8 @@ def login(email, password):
     stored = agent.password_hash if agent is not None and agent.password_hash else _dummy_hash()
     if not check_password_hash(stored, password) or agent is None or not agent.password_hash:
         raise Unauthorized("wrong email or password")
+    if agent.deactivated_at is not None:
+        raise AgentDeactivated("this agent has been deactivated")
     claims = {"name": agent.name, "org": agent.org, "role": agent.role}
     token = create_access_token(identity=str(agent.id), additional_claims=claims)
     ttl = current_app.config["JWT_ACCESS_TOKEN_EXPIRES"]

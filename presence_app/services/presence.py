@@ -33,18 +33,28 @@ def _timeout():
     return current_app.config["PRESENCE_TIMEOUT_SECONDS"]
 
 
-def _object(row):
+def presence_of(row):
+    """The presence object of a row read with the database's now (`now`)."""
     return presence_object(row, row.now, _timeout(), current_app.config["DEFAULT_CAPACITY"])
 
 
 def get(org, agent_id):
-    """One agent's presence, if the agent belongs to `org`."""
+    """One active agent's presence, if the agent belongs to `org`."""
     row = db.session.execute(
-        select(*P.c, now().label("now")).where(P.c.agent_id == agent_id, P.c.org == org)).first()
+        select(*P.c, now().label("now")).where(P.c.agent_id == agent_id, P.c.org == org, P.c.active)).first()
     db.session.commit()
     if row is None:
         raise NotFound(f"agent {agent_id} not found")
-    return _object(row)
+    return presence_of(row)
+
+
+def mine(identity):
+    """The caller's own presence; a missing row checks the caller again (deactivated: 401)."""
+    try:
+        return get(identity.org, identity.agent_id)
+    except NotFound:
+        ensure_agent(identity, force=True)
+        return get(identity.org, identity.agent_id)
 
 
 def may_set(actor, agent_id):
@@ -69,10 +79,12 @@ def set_status(actor, status, message="", agent_id=None, reason_code=None, until
     row = rows[0] if rows else db.session.execute(touching_stmt(), params).first()
     if row is None:
         db.session.rollback()
+        if own:
+            ensure_agent(actor, force=True)  # deactivated meanwhile: a 401
         raise NotFound(f"agent {target} not found")
     stopped = stop_typing_of([target]) if rows and status == "offline" else []
     finish(changed=rows, stopped=stopped)
-    return _object(row)
+    return presence_of(row)
 
 
 @functools.cache
@@ -131,7 +143,7 @@ def heartbeat(identity, transport="rest"):
     if row is None:  # no presence row (a database reset under a cached identity): provision it again
         row, changed = sign_of_life(identity, heartbeat=True)
         finish(changed=changed)
-    return _object(row), iso(row.now)
+    return presence_of(row), iso(row.now)
 
 
 def activity(identity, idle):
@@ -145,7 +157,7 @@ def activity(identity, idle):
         where, values = mine & (P.c.status == "away") & P.c.idle_away, {"status": "online", "idle_away": False}
     rows = change(where, dict(values, status_changed_at=now()), "idle" if idle else "active", actor=identity.agent_id)
     finish(changed=changed + rows)
-    return _object(rows[0] if rows else alive)
+    return presence_of(rows[0] if rows else alive)
 
 
 def expire_inactive():

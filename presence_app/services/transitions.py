@@ -16,9 +16,10 @@ C = Connection.__table__
 L = PresenceChange.__table__
 LEDGER = insert(L)
 OWN = object()  # change()'s actor: each changed row's own agent
-# One agent of one org, by bound parameters (b_agent, b_org): the WHERE of prepared statements.
-# (SQLAlchemy keeps a column's own name for its SET and VALUES parameters.)
-MINE = (P.c.agent_id == bindparam("b_agent")) & (P.c.org == bindparam("b_org"))
+# One active agent of one org, by bound parameters (b_agent, b_org): the WHERE of prepared statements.
+# (SQLAlchemy keeps a column's own name for its SET and VALUES parameters.) A deactivated agent's row
+# is not found, which sends its caller down the slow path that checks the agent again (a 401).
+MINE = (P.c.agent_id == bindparam("b_agent")) & (P.c.org == bindparam("b_org")) & P.c.active
 
 # What the presence object shows (schemas.presence_object), and org for the tenancy check.
 OBJECT_COLUMNS = (P.c.agent_id, P.c.org, P.c.name, P.c.status, P.c.status_message, P.c.last_heartbeat,
