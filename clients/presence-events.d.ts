@@ -395,6 +395,7 @@ export interface RefreshAck {
 
 export interface ErrorAck {
   error:
+    | "agent_deactivated"
     | "bad_request"
     | "forbidden"
     | "http_error"
@@ -402,6 +403,7 @@ export interface ErrorAck {
     | "length_required"
     | "limit_exceeded"
     | "method_not_allowed"
+    | "no_agent_available"
     | "not_found"
     | "payload_too_large"
     | "service_unavailable"
