@@ -1,4 +1,5 @@
 """The README's run command serves the README's curl examples and the runnable blocks of docs/getting-started.md."""
+import glob
 import json
 import os
 import re
@@ -60,7 +61,7 @@ def test_readme_curl_examples_work_against_the_run_command(dev_run):
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
-def test_getting_started_runnable_blocks_work_as_written_against_the_run_command(dev_run):
+def test_runnable_blocks_of_getting_started_and_every_docs_page_work_as_written(dev_run):
     port, _, env = dev_run
     blocks = runnable_blocks("docs/getting-started.md")
     assert len(blocks) == 5
@@ -74,6 +75,13 @@ def test_getting_started_runnable_blocks_work_as_written_against_the_run_command
     assert [a["name"] for a in roster["agents"]] == ["João Silva"] and roster["count"] == 1
     assert (bea["agent_id"], bea["name"], bea["status"], bea["is_available"]) == (42, "Bea Santos", "online", False)
     assert "created agent" in out.stdout and "(you@example.com, org default, role agent)" in out.stdout
+
+    # Any other page's runnable blocks, each page in one shell, against the same server.
+    for page in sorted(glob.glob(os.path.join(ROOT, "docs", "*.md"))):
+        others = runnable_blocks(page) if not page.endswith("getting-started.md") else []
+        if others:
+            out = run_blocks(others, port, env=env)
+            assert out.returncode == 0, (page, out.stderr)
 
 
 def _json_objects(text):
