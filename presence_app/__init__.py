@@ -83,7 +83,7 @@ def register_socketio(app, role):
         socketio.init_app(None, client_manager=manager, async_mode="threading")
         return
     if app.config["ASYNC_MODE"] == "eventlet":
-        # Known and documented (README, "Async mode"); the banner would greet every command.
+        # Known and documented (docs/design.md, "Async mode"); the banner would greet every command.
         warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
     manager = fanout.RedisQueue(url, app.config["REDIS_OPTIONS"]) if url else fanout.LocalQueue()
     notify.init_app(app, manager)

@@ -178,7 +178,7 @@ class PresenceChange(db.Model):
     reason: Mapped[str] = mapped_column(String(16))
     at: Mapped[datetime] = mapped_column(DateTime)
     reason_code: Mapped[str | None] = mapped_column(String(32))
-    # Who made the change: the agent, its supervisor, or null for the system (README, "Audit").
+    # Who made the change: the agent, its supervisor, or null for the system (docs/supervisors.md, "Audit").
     actor_id: Mapped[int | None] = mapped_column(BigInteger)
 
     __table_args__ = (

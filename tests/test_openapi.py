@@ -145,7 +145,7 @@ def test_docs_page_is_swagger_ui_from_the_apps_own_files_under_a_strict_csp(clie
     assets = re.findall(r'(?:src|href)="([^"]+)"', html)
     assert {"/static/vendor/swagger-ui-bundle.js", "/static/vendor/swagger-ui.css", "/static/docs/docs.js"} <= {*assets}
     for asset in assets:
-        if asset.startswith("data:"):
+        if asset.startswith("data:") or asset == "/api/v1/docs/events":  # a link to the events page
             continue
         assert asset.startswith("/static/"), asset  # no CDN
         answer = client.get(asset)
@@ -154,6 +154,27 @@ def test_docs_page_is_swagger_ui_from_the_apps_own_files_under_a_strict_csp(clie
     init = client.get("/static/docs/docs.js").get_data(as_text=True)
     assert "SwaggerUIBundle(" in init and "openapi.json" in init
 
+
+
+def test_events_page_is_the_asyncapi_component_from_the_apps_own_files_linked_from_the_docs_page(client):
+    page = client.get(f"{API}/docs/events")
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    csp = dict(part.strip().split(" ", 1) for part in page.headers["Content-Security-Policy"].split(";"))
+    assert csp["script-src"] == "'self' 'unsafe-eval'" and csp["default-src"] == "'self'"
+    assert csp["connect-src"] == "'self'"
+    html = page.get_data(as_text=True)
+    assert "<script>" not in html
+    assets = re.findall(r'(?:src|href)="(/static/[^"]+)"', html)
+    vendored = {"/static/vendor/asyncapi-standalone.js", "/static/vendor/asyncapi.css", "/static/docs/events.js"}
+    assert vendored <= {*assets}
+    for asset in re.findall(r'(?:src|href)="([^"]+)"', html):
+        assert asset.startswith(("/static/", "/api/v1/docs", "data:")), asset  # no CDN
+    for asset in assets:
+        answer = client.get(asset)
+        assert answer.status_code == 200 and len(answer.data) > 100, asset
+        answer.close()
+    assert "asyncapi.json" in client.get("/static/docs/events.js").get_data(as_text=True)
+    assert 'href="/api/v1/docs/events"' in client.get(f"{API}/docs").get_data(as_text=True)
 
 def _read(path, mode="r"):
     with open(path, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as handle:
@@ -170,6 +191,16 @@ def test_vendored_swagger_ui_matches_the_hashes_and_version_of_its_readme():
     for license_file in ("swagger-ui-LICENSE", "swagger-ui-NOTICE", "swagger-ui-bundle.js.LICENSE.txt"):
         assert os.path.getsize(os.path.join(VENDOR, license_file)) > 0
 
+
+
+def test_vendored_asyncapi_component_matches_the_hashes_of_its_readme():
+    readme = _read(os.path.join(VENDOR, "README.md"))
+    row = next(line for line in readme.splitlines() if "@asyncapi/react-component" in line and line.startswith("|"))
+    files = ("asyncapi-standalone.js", "asyncapi.css")
+    hashes = re.findall(r"[0-9a-f]{64}", row)
+    assert [hashlib.sha256(_read(os.path.join(VENDOR, f), "rb")).hexdigest() for f in files] == hashes
+    for license_file in ("asyncapi-LICENSE", "asyncapi-standalone.js.LICENSE.txt"):
+        assert os.path.getsize(os.path.join(VENDOR, license_file)) > 0
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
           response_headers_conformance]
