@@ -17,7 +17,7 @@ from ..errors import AgentDeactivated, Unauthorized, ValidationError
 from ..extensions import db
 from ..models import ROLES, Agent, AgentTeam, Presence
 from ..schemas.base import text_problem
-from .transitions import apply, changing, finish, insert_new, prepared
+from .transitions import apply, changing, finish, insert_new, prepared, take_turn
 
 A, P, AT = Agent.__table__, Presence.__table__, AgentTeam.__table__
 
@@ -197,11 +197,16 @@ def forget(agent_ids):
 
 def _move_teams(identity, old):
     """The agent's teams change: a change of the agent (reason profile), heard by old and new teams alike."""
-    _set_teams(identity.org, identity.agent_id, identity.teams)
-    mine = (P.c.agent_id == identity.agent_id) & (P.c.org == identity.org)
-    statement = changing(mine, {"teams": " ".join(identity.teams), "teams_changed_at": now()}, "profile",
-                         previous_teams=old)
-    return apply(statement, actor=identity.agent_id)
+    # The presence row first: its lock makes concurrent requests with a new claim take turns, and
+    # the ones after the first find the teams moved already (a DELETE then INSERT of the team rows
+    # racing another would otherwise keep both claims' teams).
+    teams = " ".join(identity.teams)
+    mine = (P.c.agent_id == identity.agent_id) & (P.c.org == identity.org) & P.c.teams.is_distinct_from(teams)
+    rows = apply(changing(mine, {"teams": teams, "teams_changed_at": now()}, "profile", previous_teams=old),
+                 actor=identity.agent_id)
+    if rows:
+        _set_teams(identity.org, identity.agent_id, identity.teams)
+    return rows
 
 
 def _set_teams(org, agent_id, teams):
@@ -262,6 +267,7 @@ def create_agent(email, name, password, org="default", role="agent", agent_id=No
     if problem:
         raise ValidationError(f"name {problem}")
     email = email.strip().lower()
+    take_turn("agents")  # two creations at once would both read the same free email and id
     if db.session.scalar(select(Agent.id).where(Agent.email == email)) is not None:
         raise ValidationError(f"an agent with email {email} exists already")
     if agent_id is None:
