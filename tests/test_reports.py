@@ -239,14 +239,14 @@ def test_a_31_day_range_with_an_offset_is_accepted(timeline, client):
     assert (r.json["since"], r.json["until"]) == ("2025-10-01T03:00:00Z", "2025-11-01T03:00:00Z")
 
 
-def test_a_range_in_an_early_century_answers_four_digit_years(app, client):
-    # Found by tests/test_openapi.py: strftime wrote the year 316 as "316", which is no ISO 8601 date.
-    query = {"since": "0316-03-31T03:23:30Z", "until": "0316-04-01T05:14:04Z", "group_by": "day"}
+def test_a_range_in_the_first_century_allowed_answers_four_digit_years(app, client):
+    # Found by tests/test_openapi.py: strftime wrote the year 316 as "316"; instants now start at the year 1000.
+    query = {"since": "1016-03-31T03:23:30Z", "until": "1016-04-01T05:14:04Z", "group_by": "day"}
     answer = client.get(REPORT, query_string=query, headers=bearer(SUPERVISOR, role="supervisor"))
     assert answer.status_code == 200, answer.get_json()
     report = answer.get_json()
     assert (report["since"], report["until"]) == (query["since"], query["until"])
-    assert [row["day"] for row in report["rows"]] == ["0316-03-31", "0316-04-01"]
+    assert [row["day"] for row in report["rows"]] == ["1016-03-31", "1016-04-01"]
 
 
 def test_roll_up_writes_each_closed_day_once_and_never_today(app):

@@ -67,21 +67,33 @@ def check_code(value):
         raise MarshmallowError("must be 1-32 characters of letters, digits, _ and -")
 
 
-class Instant(fields.Field):
-    """ISO 8601 date and time with an offset (or Z), loaded as naive UTC, as the database keeps times."""
+# The years an instant may name: any offset then stays within what dates and a day's arithmetic hold
+# (the year 9999 overflowed them: a 500). The OpenAPI document carries the same pattern.
+INSTANT_YEAR = re.compile(r"[1-8][0-9]{3}-")
 
-    default_error_messages = {"invalid": "must be an ISO 8601 date and time with an offset, like 2025-10-11T21:00:00Z"}
+
+class Instant(fields.Field):
+    """ISO 8601 date and time with an offset (or Z), in the years 1000-8999, loaded as naive UTC (as stored)."""
+
+    default_error_messages = {"invalid": "must be an ISO 8601 date and time with an offset, like 2025-10-11T21:00:00Z",
+                              "range": "must be in the years 1000 to 8999"}
+
+    def __init__(self, **kwargs):
+        metadata = {"pattern": f"^{INSTANT_YEAR.pattern}", **kwargs.pop("metadata", {})}
+        super().__init__(metadata=metadata, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
-        if not isinstance(value, str) or not 10 <= len(value) <= 40:
+        if not isinstance(value, str) or not 10 <= len(value) <= 40 or not re.match(r"[0-9]{4}-", value):
             raise self.make_error("invalid")
         try:
             parsed = datetime.fromisoformat(value)
             if parsed.tzinfo is None:
                 raise ValueError("no offset")
-            return parsed.astimezone(UTC).replace(tzinfo=None)
-        except (ValueError, OverflowError):
+        except ValueError:
             raise self.make_error("invalid") from None
+        if not INSTANT_YEAR.match(value):
+            raise self.make_error("range")
+        return parsed.astimezone(UTC).replace(tzinfo=None)
 
 
 class StrictInteger(fields.Integer):

@@ -93,7 +93,7 @@ def cursor_instant(cursor):
     if not isinstance(cursor, str) or not cursor.startswith(CURSOR_PREFIX):
         return None
     digits = cursor[len(CURSOR_PREFIX):]
-    return int(digits) / 1000 if digits.isdigit() and len(digits) <= 15 else None
+    return int(digits) / 1000 if digits.isdigit() and len(digits) <= 13 else None  # 13: until the year 2286
 
 
 def blank():

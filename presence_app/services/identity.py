@@ -26,6 +26,7 @@ TEAM = ORG  # team ids follow the org's (and chat ids') rule
 MAX_TEAMS = 20
 SERVICE = "service"
 MAX_AGENT_ID = 2**63 - 1
+MAX_EXP = 221845392000  # 9000-01-01T00:00:00Z, the end of the instants the API takes
 _KNOWN = "presence_known_agents"
 QUERY_TOKEN_NAMES = ("token", "access_token", "jwt", "auth")
 _KNOWN_MAX = 50_000
@@ -109,6 +110,8 @@ def from_claims(claims):
     """Validate decoded JWT claims and return the caller's identity."""
     if "exp" not in claims:
         raise Unauthorized("token must carry an exp claim")
+    if not float(claims["exp"]) < MAX_EXP:  # later dates overflow the times an expiry is written as
+        raise Unauthorized("token exp must be before the year 9000")
     org = claims.get("org", "default")
     if not isinstance(org, str) or not ORG.fullmatch(org):
         raise Unauthorized("token org must be 1-64 characters of letters, digits and _.:@+-")
