@@ -53,6 +53,7 @@ def test_app_json_is_well_formed_and_runs_what_the_procfile_runs():
     assert {addon["plan"].split(":")[0]: addon["as"] for addon in app["addons"]} == {
         "heroku-postgresql": "DATABASE", "heroku-redis": "REDIS"}
     assert app["env"]["APP_ENV"]["value"] == "production"
+    assert app["env"]["TRUSTED_PROXY_COUNT"]["value"] == "1"  # the router's hop: else one login budget for all
     assert app["env"]["JWT_SECRET_KEY"] == {"description": app["env"]["JWT_SECRET_KEY"]["description"],
                                             "generator": "secret"}
     assert all(spec.get("description") for spec in app["env"].values())

@@ -17,7 +17,7 @@ from ..errors import AgentDeactivated, Unauthorized, ValidationError
 from ..extensions import db
 from ..models import ROLES, Agent, AgentTeam, Presence
 from ..schemas.base import text_problem
-from .transitions import apply, changing, finish, insert_new, prepared
+from .transitions import apply, changing, finish, insert_new, prepared, take_turn
 
 A, P, AT = Agent.__table__, Presence.__table__, AgentTeam.__table__
 
@@ -26,6 +26,7 @@ TEAM = ORG  # team ids follow the org's (and chat ids') rule
 MAX_TEAMS = 20
 SERVICE = "service"
 MAX_AGENT_ID = 2**63 - 1
+MAX_EXP = 221845392000  # 9000-01-01T00:00:00Z, the end of the instants the API takes
 _KNOWN = "presence_known_agents"
 QUERY_TOKEN_NAMES = ("token", "access_token", "jwt", "auth")
 _KNOWN_MAX = 50_000
@@ -109,6 +110,8 @@ def from_claims(claims):
     """Validate decoded JWT claims and return the caller's identity."""
     if "exp" not in claims:
         raise Unauthorized("token must carry an exp claim")
+    if not float(claims["exp"]) < MAX_EXP:  # later dates overflow the times an expiry is written as
+        raise Unauthorized("token exp must be before the year 9000")
     org = claims.get("org", "default")
     if not isinstance(org, str) or not ORG.fullmatch(org):
         raise Unauthorized("token org must be 1-64 characters of letters, digits and _.:@+-")
@@ -197,11 +200,16 @@ def forget(agent_ids):
 
 def _move_teams(identity, old):
     """The agent's teams change: a change of the agent (reason profile), heard by old and new teams alike."""
-    _set_teams(identity.org, identity.agent_id, identity.teams)
-    mine = (P.c.agent_id == identity.agent_id) & (P.c.org == identity.org)
-    statement = changing(mine, {"teams": " ".join(identity.teams), "teams_changed_at": now()}, "profile",
-                         previous_teams=old)
-    return apply(statement, actor=identity.agent_id)
+    # The presence row first: its lock makes concurrent requests with a new claim take turns, and
+    # the ones after the first find the teams moved already (a DELETE then INSERT of the team rows
+    # racing another would otherwise keep both claims' teams).
+    teams = " ".join(identity.teams)
+    mine = (P.c.agent_id == identity.agent_id) & (P.c.org == identity.org) & P.c.teams.is_distinct_from(teams)
+    rows = apply(changing(mine, {"teams": teams, "teams_changed_at": now()}, "profile", previous_teams=old),
+                 actor=identity.agent_id)
+    if rows:
+        _set_teams(identity.org, identity.agent_id, identity.teams)
+    return rows
 
 
 def _set_teams(org, agent_id, teams):
@@ -262,6 +270,7 @@ def create_agent(email, name, password, org="default", role="agent", agent_id=No
     if problem:
         raise ValidationError(f"name {problem}")
     email = email.strip().lower()
+    take_turn("agents")  # two creations at once would both read the same free email and id
     if db.session.scalar(select(Agent.id).where(Agent.email == email)) is not None:
         raise ValidationError(f"an agent with email {email} exists already")
     if agent_id is None:
