@@ -49,31 +49,43 @@ def public(address):
 
 
 def resolve(host, port, allow_private=False):
-    """The address to connect to for `host`: every address it resolves to must be public (unless allowed)."""
+    """The addresses to connect to for `host`: every address it resolves to must be public (unless allowed)."""
     try:
         found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError):
         raise Refused(f"{host} does not resolve") from None
-    addresses = [info[4][0] for info in found]
+    addresses = list(dict.fromkeys(info[4][0] for info in found))
     if not addresses:
         raise Refused(f"{host} does not resolve")
     if not allow_private:
         refused = [address for address in addresses if not public(address)]
         if refused:
             raise Refused(f"{host} resolves to a loopback, private, link-local or multicast address ({refused[0]})")
-    return addresses[0]
+    return addresses
 
 
 def check(url, allow_private=False):
-    """Refuse a URL webhooks may not reach (scheme, credentials, addresses); return (parts, address)."""
+    """Refuse a URL webhooks may not reach (scheme, credentials, addresses); return (parts, addresses)."""
     parts = check_url(url, allow_private)
     port = parts.port or (443 if parts.scheme == "https" else 80)
     return parts, resolve(parts.hostname, port, allow_private)
 
 
 def post(url, body, headers, timeout, allow_private=False, ca_file=None):
-    """POST `body` to `url` at the address checked now; return the status code (no redirect is followed)."""
-    parts, address = check(url, allow_private)
+    """POST `body` to `url` at an address checked now (the next one if it cannot connect); return the status code.
+
+    No redirect is followed: its target was never checked.
+    """
+    parts, addresses = check(url, allow_private)
+    for address in addresses[:-1]:
+        try:
+            return _post_to(address, parts, body, headers, timeout, ca_file)
+        except (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError):
+            continue
+    return _post_to(addresses[-1], parts, body, headers, timeout, ca_file)
+
+
+def _post_to(address, parts, body, headers, timeout, ca_file):
     port = parts.port or (443 if parts.scheme == "https" else 80)
     options = {"timeout": urllib3.Timeout(total=timeout), "retries": False, "maxsize": 1}
     if parts.scheme == "https":

@@ -1,0 +1,68 @@
+"""A real HTTPS webhook receiver for the tests: a thread serving TLS with a certificate of a throwaway CA (trustme)."""
+import json
+import ssl
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import trustme
+
+
+class Receiver:
+    """Records every POST (headers, body, when); answers the statuses of `script` in turn, then `status`."""
+
+    def __init__(self, tmp_path):
+        self.ca = trustme.CA()
+        self.ca_file = str(tmp_path / "webhook-ca.pem")
+        self.ca.cert_pem.write_to_path(self.ca_file)
+        self.received, self.script, self.status, self.delay = [], [], 200, 0.0
+        self.lock = threading.Lock()
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        self.ca.issue_cert("localhost", "127.0.0.1", "::1").configure_cert(context)
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self.server.daemon_threads = True
+        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        self.port = self.server.server_address[1]
+        self.url = f"https://localhost:{self.port}/hooks?x=1"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def answer(self):
+        with self.lock:
+            return self.script.pop(0) if self.script else self.status
+
+    def record(self, handler, body, status):
+        with self.lock:
+            self.received.append({"headers": {k.lower(): v for k, v in handler.headers.items()}, "body": body,
+                                  "at": time.time(), "path": handler.path, "status": status})
+
+    def messages(self, accepted=False):
+        """The bodies received (only those answered 2xx if `accepted`), parsed, in order of receipt."""
+        with self.lock:
+            return [json.loads(r["body"]) for r in self.received if not accepted or r["status"] < 300]
+
+    def events(self):
+        """Every event received, in order of receipt (duplicates kept)."""
+        return [event for message in self.messages() for event in message["data"]["events"]]
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _handler(receiver):
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - the name http.server calls
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            status = receiver.answer()
+            receiver.record(self, body, status)
+            time.sleep(receiver.delay)
+            self.send_response(status)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args):
+            pass
+
+    return Handler
