@@ -15,7 +15,8 @@ from .clients import Clients, Database, Observer
 from .support import SECRET, service_env, start_redis, start_web, start_worker, token, wait_for
 
 TABLES = ("webhook_attempts", "webhook_messages", "webhook_events", "webhook_endpoints", "typing_indicators",
-          "connections", "web_processes", "presence_changes", "report_days", "chat_assignments", "presence", "agent_teams", "agents", "reason_codes", "hearing")
+          "connections", "web_processes", "presence_changes", "report_days", "chat_assignments", "presence",
+          "agent_teams", "agents", "reason_codes", "hearing")
 
 
 def _is_postgres(url):

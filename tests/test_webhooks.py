@@ -1,4 +1,4 @@
-"""Webhooks in process: the endpoint API, the outbox, signed batches to a real HTTPS receiver, retries, disabling, SSRF."""
+"""Webhooks in process: the endpoint API, the outbox, signed batches to a real HTTPS receiver, retries, SSRF."""
 from collections import defaultdict
 from datetime import datetime, timedelta
 

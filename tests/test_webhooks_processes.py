@@ -1,4 +1,4 @@
-"""Webhooks across real processes: the worker delivers (RQ), embedded mode delivers in process, a killed worker loses nothing."""
+"""Webhooks across processes: the worker delivers (RQ), embedded mode in process, a killed worker loses nothing."""
 import pytest
 import requests
 from standardwebhooks import Webhook

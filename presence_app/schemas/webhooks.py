@@ -33,5 +33,6 @@ class EndpointIn(Strict):
 class DeliveriesQuery(Strict):
     """Query of GET /webhooks/<id>/deliveries/."""
 
-    limit = fields.Integer(load_default=20, validate=int_range(1, 100), error_messages={"invalid": "must be an integer"})
+    limit = fields.Integer(load_default=20, validate=int_range(1, 100),
+                           error_messages={"invalid": "must be an integer"})
     cursor = Cursor(validate=_log_cursor, error_messages={"invalid": "is not a valid cursor"})

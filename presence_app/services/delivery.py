@@ -31,7 +31,7 @@ BATCH_WAIT = 0.5  # seconds an event waits for others to fill its message (it go
 LEASE_MARGIN = 5  # seconds a lease outlives a delivery's timeout: then a crashed holder's work is taken over
 FAILING_DAYS = 5  # without a success: the endpoint is disabled
 MAX_IN_FLIGHT = 32  # deliveries one process runs at once
-JOB_SECONDS = 1.0  # how long one run of the periodic job keeps polling
+JOB_SECONDS = 0.8  # how long one run of the periodic job keeps polling (it runs every second)
 _FLIGHT = "presence_webhooks_in_flight"
 PENDING = M.c.state == "pending"
 FREE = E.c.enabled & or_(E.c.leased_until.is_(None), E.c.leased_until < now())

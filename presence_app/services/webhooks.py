@@ -1,4 +1,4 @@
-"""Webhook endpoints of an org: register (the secret shown once), list, delete, rotate the secret, the log, redeliver."""
+"""Webhook endpoints of an org: register (the secret shown once), list, delete, rotate, the log, redeliver."""
 import secrets
 from datetime import timedelta
 
