@@ -17,15 +17,24 @@ class Receiver:
         self.ca.cert_pem.write_to_path(self.ca_file)
         self.received, self.script, self.status, self.delay = [], [], 200, 0.0
         self.lock = threading.Lock()
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        self.ca.issue_cert("localhost", "127.0.0.1", "::1").configure_cert(context)
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self.server.daemon_threads = True
-        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
-        self.port = self.server.server_address[1]
+        self.context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        self.ca.issue_cert("localhost", "127.0.0.1", "::1").configure_cert(self.context)
+        self.port = 0
+        self.up()
         self.url = f"https://localhost:{self.port}/hooks?x=1"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+
+    def up(self):
+        """Listen (again, on the same port)."""
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), _handler(self))
+        self.server.daemon_threads = True
+        self.server.socket = self.context.wrap_socket(self.server.socket, server_side=True)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def down(self):
+        """Stop listening: connections are refused until up()."""
+        self.server.shutdown()
+        self.server.server_close()
 
     def answer(self):
         with self.lock:
@@ -46,8 +55,7 @@ class Receiver:
         return [event for message in self.messages() for event in message["data"]["events"]]
 
     def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+        self.down()
 
 
 def _handler(receiver):
