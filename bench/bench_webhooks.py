@@ -5,19 +5,25 @@ in this process (a trustme certificate; the bench's clients and receiver on core
 production's but for WEBHOOK_ALLOW_PRIVATE and WEBHOOK_CA_FILE (a receiver on this machine), so
 APP_ENV is testing.
 
-1. Added CPU: REST set-status (each a real change) from THREADS keep-alive clients, in interleaved
-   rounds, for agents of an org with one endpoint and of an org with none: web CPU per request
-   (from /proc), and the worker's CPU per event delivered.
-2. Throughput: a burst of BURST status changes across AGENTS agents of the org with the endpoint:
-   messages received, events after de-duplication by event id, events per second from the first
-   request to the last event received, and latency from each change's answer (its commit came
+1. Added CPU (cpu): REST set-status (each a real change) from THREADS keep-alive clients, in
+   interleaved rounds, for agents of an org with one endpoint and of an org with none: web CPU per
+   request (from /proc), and the worker's CPU per event delivered.
+   In process (inprocess): the same requests through the Flask test client in this process, process
+   CPU per request, with the outbox switched off, for an org with no endpoint and with one: the
+   least noisy figure of what the outbox adds.
+2. Throughput (burst): a burst of BURST status changes across AGENTS agents of the org with the
+   endpoint: messages received, events after de-duplication by event id, events per second from the
+   first request to the last event received, and latency from each change's answer (its commit came
    before) to its receipt: p50, p99, max.
-3. Outage: the receiver stops listening for DOWN seconds while changes go on, then listens again:
-   every event arrives, none twice under another message id (with the contract's retries the
+   Drain (drain): BURST changes made with the worker stopped, then a new worker: how fast delivery
+   alone empties the outbox.
+3. Outage (outage): the receiver stops listening for DOWN seconds while changes go on, then listens
+   again: every event arrives, none twice under another message id (with the contract's retries the
    message that failed goes again 5 s and then 5 min after its first attempt).
 
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres .venv/bin/python bench/bench_webhooks.py
         [--agents 1000] [--burst 5000] [--rounds 3] [--per-round 2000] [--down 30]
+        [--parts cpu,inprocess,burst,drain,outage]
 
 Benchmarks are not tests: figures only, nothing asserted.
 """
@@ -48,7 +54,7 @@ class Worker(Server):
     """The worker process, pinned to core 0 (it answers no health check)."""
 
     def __init__(self, env):
-        self.name = "worker"
+        self.name, self.env = "worker", env
         self.log = open(os.path.join(tempfile.gettempdir(), f"bench-worker-{os.getpid()}.log"), "w")  # noqa: SIM115
         self.proc = subprocess.Popen(["taskset", "-c", "0", PY, "worker.py"], cwd=ROOT, env=env, stdout=self.log,
                                      stderr=subprocess.STDOUT)
@@ -135,7 +141,7 @@ def added_cpu(web, worker, receiver, args):
     print(f"| web, added by the endpoint | {statistics.median(added):.0f} [{min(added):.0f}-{max(added):.0f}] |")
 
 
-def burst(web, receiver, args):
+def burst(web, _worker, receiver, args):
     had, messages_before = len(received(receiver)), len(receiver.received)
     started = time.time()
     answered = fire(web.url, changes(HOOKED, 1, args.agents, args.burst, "burst"))
@@ -153,7 +159,49 @@ def burst(web, receiver, args):
           f"{lags[-1] * 1000:.0f} ms |")
 
 
-def outage(web, receiver, args):
+def drain(web, worker, receiver, args):
+    """The outbox filled with the worker stopped, then drained by a new worker: delivery's own rate."""
+    worker.stop()
+    had = len(received(receiver))
+    fire(web.url, changes(HOOKED, 1, args.agents, args.burst, "drain"))
+    started = time.time()
+    fresh = Worker(worker.env)
+    found = wait_events(receiver, had + args.burst, 300)
+    times = sorted(at for event, at in found.values() if event["data"]["message"].startswith("drain"))
+    print(f"\nDrain: {args.burst} events waiting in the outbox, a worker started\n| figure | value |\n|---|---|\n"
+          f"| events received | {len(times)} of {args.burst} |\n"
+          f"| worker start to last receipt | {times[-1] - started:.1f} s |\n"
+          f"| events per second, first to last receipt | {len(times) / max(1e-3, times[-1] - times[0]):.0f} |")
+    return fresh
+
+
+def in_process(args):
+    """Process CPU per set-status in this process (Flask test client, no server): outbox off, no endpoint, one."""
+    sys.path.insert(0, ROOT)
+    from presence_app import create_app
+    from presence_app.services import outbox
+
+    app = create_app({**server_env(os.environ["BENCH_DATABASE_URL"]), "APP_ENV": "testing"})
+    client, write = app.test_client(), outbox._write
+    variants = {"outbox off": (PLAIN, 100_001, lambda events: None), "org with no endpoint": (PLAIN, 100_001, write),
+                "org with one endpoint": (HOOKED, 1, write)}
+    results = {name: [] for name in variants}
+    for number in range(args.rounds * 3):
+        for name, (org, first, writer) in variants.items():
+            outbox._write = writer
+            bodies = changes(org, first, args.agents, 300, f"in-process {number}")
+            started = time.process_time()
+            for path, body, bearer in bodies:
+                assert client.post(path, json=body, headers={"Authorization": f"Bearer {bearer}"}).status_code == 200
+            results[name].append((time.process_time() - started) * 1e6 / len(bodies))
+    outbox._write = write
+    print("\nIn process (Flask test client, one thread): CPU µs per REST set-status, median [min-max] of "
+          f"{args.rounds * 3} interleaved rounds of 300\n| | CPU µs |\n|---|---|")
+    for name, values in results.items():
+        print(f"| {name} | {statistics.median(values):.0f} [{min(values):.0f}-{max(values):.0f}] |")
+
+
+def outage(web, _worker, receiver, args):
     had = len(received(receiver))
     receiver.down()
     went_down = time.time()
@@ -182,7 +230,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     for name, default in (("agents", 1000), ("burst", 5000), ("rounds", 3), ("per-round", 2000), ("down", 30)):
         parser.add_argument(f"--{name}", type=int, default=default)
+    parser.add_argument("--parts", default="cpu,inprocess,burst,drain,outage")
     args = parser.parse_args()
+    parts = args.parts.split(",")
     os.sched_setaffinity(0, {1})
     url, drop = database()
     redis, redis_url = start_redis(tempfile.mkdtemp())
@@ -201,10 +251,12 @@ def main():
         hook.request("POST", "/api/v1/webhooks/", json.dumps({"url": receiver.url}),
                      {"Authorization": f"Bearer {token('backend', role='service', org=HOOKED)}"})
         assert hook.getresponse().status == 201
-        added_cpu(web, worker, receiver, args)
-        burst(web, receiver, args)
-        if args.down:
-            outage(web, receiver, args)
+        for name, run in (("cpu", added_cpu), ("burst", burst), ("drain", drain), ("outage", outage)):
+            if name in parts:
+                worker = run(web, worker, receiver, args) or worker
+        if "inprocess" in parts:
+            os.environ["BENCH_DATABASE_URL"] = url
+            in_process(args)
     finally:
         web.stop()
         worker.stop()

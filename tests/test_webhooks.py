@@ -1,4 +1,5 @@
 """Webhooks in process: the endpoint API, the outbox, signed batches to a real HTTPS receiver, retries, SSRF."""
+import os
 from collections import defaultdict
 from datetime import datetime, timedelta
 
@@ -13,7 +14,7 @@ from presence_app.webhook_models import WebhookEndpoint, WebhookEvent
 
 from .inprocess import run_job, set_status
 from .receiver import Receiver
-from .support import assert_error, bearer, wait_for
+from .support import ROOT, assert_error, bearer, wait_for
 
 HOOKS = "/api/v1/webhooks/"
 PUBLIC = "https://1.1.1.1"  # a public address: registered without a DNS look-up (the tests have no DNS)
@@ -268,3 +269,18 @@ def test_assign_and_release_are_webhook_events(hooks_app, receiver):
     assigned, released = receiver.events()
     assert (assigned["type"], assigned["data"]["chat_id"], assigned["data"]["agent_id"]) == ("agent.assigned", "c1", 1)
     assert (released["type"], released["data"]["open_chats"]) == ("agent.released", 0)
+
+
+def test_the_python_receiver_of_the_docs_verifies_a_real_delivery(hooks_app, receiver):
+    client = hooks_app.test_client()
+    made = register(client, receiver.url)
+    set_status(client, 1, "busy")
+    deliver(hooks_app, lambda: receiver.received)
+    with open(os.path.join(ROOT, "docs", "webhooks.md"), encoding="utf-8") as handle:
+        source = handle.read().split("```python\n")[1].split("```")[0]
+    scope = {}
+    exec(source.replace('"whsec_…"', repr(made["secret"])), scope)  # noqa: S102 - the docs' own example
+    docs_client, entry = scope["app"].test_client(), receiver.received[0]
+    assert docs_client.post("/hooks/presence", data=entry["body"], headers=entry["headers"]).status_code == 204
+    tampered = entry["body"].replace(b'"busy"', b'"away"')
+    assert docs_client.post("/hooks/presence", data=tampered, headers=entry["headers"]).status_code == 401
