@@ -48,6 +48,12 @@ def deliver_webhooks():
     return delivery.run()
 
 
+@timed_job
+def prune_webhook_log():
+    """Forget webhook attempts and finished messages older than 30 days."""
+    return delivery.prune()
+
+
 @dataclass(frozen=True)
 class Periodic:
     """A job and the config key holding its period in seconds."""
@@ -65,4 +71,5 @@ PERIODIC = (
     Periodic("announce_status_overruns", announce_status_overruns, "STATUS_SWEEP_SECONDS"),
     Periodic("roll_up_report_days", roll_up_report_days, "REPORT_ROLLUP_SECONDS"),
     Periodic("deliver_webhooks", deliver_webhooks, "WEBHOOK_POLL_SECONDS"),
+    Periodic("prune_webhook_log", prune_webhook_log, "REPORT_ROLLUP_SECONDS"),
 )

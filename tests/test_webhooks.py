@@ -10,7 +10,7 @@ from standardwebhooks import Webhook, WebhookVerificationError
 from presence_app.config import ConfigError, from_env
 from presence_app.extensions import db
 from presence_app.services import delivery
-from presence_app.webhook_models import WebhookEndpoint, WebhookEvent
+from presence_app.webhook_models import WebhookAttempt, WebhookEndpoint, WebhookEvent, WebhookMessage
 
 from .inprocess import run_job, set_status
 from .receiver import Receiver
@@ -278,9 +278,28 @@ def test_the_python_receiver_of_the_docs_verifies_a_real_delivery(hooks_app, rec
     deliver(hooks_app, lambda: receiver.received)
     with open(os.path.join(ROOT, "docs", "webhooks.md"), encoding="utf-8") as handle:
         source = handle.read().split("```python\n")[1].split("```")[0]
-    scope = {}
+    scope = {"__name__": __name__}  # Flask(__name__) finds its root path by a module that exists
     exec(source.replace('"whsec_…"', repr(made["secret"])), scope)  # noqa: S102 - the docs' own example
     docs_client, entry = scope["app"].test_client(), receiver.received[0]
     assert docs_client.post("/hooks/presence", data=entry["body"], headers=entry["headers"]).status_code == 204
     tampered = entry["body"].replace(b'"busy"', b'"away"')
     assert docs_client.post("/hooks/presence", data=tampered, headers=entry["headers"]).status_code == 401
+
+
+def test_the_delivery_log_is_kept_30_days(hooks_app, receiver):
+    client = hooks_app.test_client()
+    made = register(client, receiver.url)
+    for number, status in enumerate(("busy", "online"), 1):
+        set_status(client, 1, status)
+        deliver(hooks_app, lambda n=number: len(receiver.received) == n)
+    log = f"{HOOKS}{made['id']}/deliveries/"
+    first = client.get(log, headers=service()).json["deliveries"][-1]
+    with hooks_app.app_context():
+        db.session.execute(update(WebhookAttempt).where(WebhookAttempt.message_id == first["message_id"])
+                           .values(at=datetime.utcnow() - timedelta(days=31)))
+        db.session.execute(update(WebhookMessage).where(WebhookMessage.message_id == first["message_id"])
+                           .values(created_at=datetime.utcnow() - timedelta(days=31)))
+        db.session.commit()
+    assert run_job(hooks_app, delivery.prune) == 2
+    assert [row["message_id"] for row in client.get(log, headers=service()).json["deliveries"]] == [
+        receiver.received[1]["headers"]["webhook-id"]]

@@ -31,6 +31,7 @@ BATCH_WAIT = 0.5  # seconds an event waits for others to fill its message (it go
 LEASE_MARGIN = 5  # seconds a lease outlives a delivery's timeout: then a crashed holder's work is taken over
 FAILING_DAYS = 5  # without a success: the endpoint is disabled
 MAX_IN_FLIGHT = 32  # deliveries one process runs at once
+LOG_DAYS = 30  # the delivery log and finished messages are kept this long
 JOB_SECONDS = 0.8  # how long one run of the periodic job keeps polling (it runs every second)
 _FLIGHT = "presence_webhooks_in_flight"
 PENDING = M.c.state == "pending"
@@ -197,3 +198,12 @@ def _disable(endpoint, reason):
     db.session.execute(update(M).where(M.c.endpoint_id == endpoint, PENDING).values(state="failed",
                                                                                    next_attempt_at=None))
     db.session.execute(delete(EV).where(EV.c.endpoint_id == endpoint))
+
+
+def prune():
+    """Forget attempts and finished messages older than LOG_DAYS; return how many rows went."""
+    before = seconds_ago(LOG_DAYS * 86400)
+    gone = db.session.execute(delete(A).where(A.c.at < before)).rowcount
+    gone += db.session.execute(delete(M).where(M.c.state != "pending", M.c.created_at < before)).rowcount
+    db.session.commit()
+    return gone
