@@ -31,6 +31,7 @@ class WebhookEndpoint(db.Model):
     failing_since: Mapped[datetime | None] = mapped_column(DateTime)
     # The delivery lease: one delivery in flight per endpoint, whichever process holds it.
     leased_until: Mapped[datetime | None] = mapped_column(DateTime)
+    lease: Mapped[str | None] = mapped_column(String(32))  # who holds it: only the holder renews or ends it
 
     __table_args__ = (Index("ix_webhook_endpoints_org", "org", postgresql_where=text("enabled"),
                             sqlite_where=text("enabled")),)

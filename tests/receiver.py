@@ -16,6 +16,7 @@ class Receiver:
         self.ca_file = str(tmp_path / "webhook-ca.pem")
         self.ca.cert_pem.write_to_path(self.ca_file)
         self.received, self.script, self.status, self.delay = [], [], 200, 0.0
+        self.flying = self.most_flying = 0  # requests being answered now, and the most at once
         self.lock = threading.Lock()
         self.context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         self.ca.issue_cert("localhost", "127.0.0.1", "::1").configure_cert(self.context)
@@ -63,8 +64,13 @@ def _handler(receiver):
         def do_POST(self):  # noqa: N802 - the name http.server calls
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             status = receiver.answer()
+            with receiver.lock:
+                receiver.flying += 1
+                receiver.most_flying = max(receiver.most_flying, receiver.flying)
             receiver.record(self, body, status)
             time.sleep(receiver.delay)
+            with receiver.lock:
+                receiver.flying -= 1
             self.send_response(status)
             self.send_header("Content-Length", "2")
             self.end_headers()

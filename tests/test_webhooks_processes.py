@@ -56,6 +56,19 @@ def test_the_worker_delivers_signed_batches_to_the_receiver(production, receiver
     assert all(statuses == ["busy", "online", "away"] for statuses in by_agent.values())
 
 
+def test_two_workers_never_have_two_deliveries_in_flight_to_one_endpoint(production, receiver):
+    _, url = production.web(**settings(receiver))
+    production.worker(name="worker1", **settings(receiver))
+    production.worker(name="worker2", **settings(receiver))
+    register(url, receiver)
+    receiver.delay = 0.3  # each answer takes a while: a second delivery would overlap it
+    for round_ in range(6):
+        for agent in range(1, 6):
+            set_status(url, agent, ("busy", "online")[round_ % 2])
+        wait_for(lambda n=round_: len(unique_events(receiver)) == 5 * (n + 1), timeout=20, message="the round's events")
+    assert len(receiver.received) >= 4 and receiver.most_flying == 1
+
+
 def test_embedded_mode_delivers_in_process(processes, receiver):
     _, url = processes.web(**settings(receiver))
     made = register(url, receiver)

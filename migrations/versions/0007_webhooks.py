@@ -37,6 +37,7 @@ def upgrade():
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("failing_since", sa.DateTime(), nullable=True),
         sa.Column("leased_until", sa.DateTime(), nullable=True),
+        sa.Column("lease", sa.String(32), nullable=True),
     )
     op.create_index("ix_webhook_endpoints_org", "webhook_endpoints", ["org"],
                     postgresql_where=sa.text("enabled"), sqlite_where=sa.text("enabled"))

@@ -56,10 +56,11 @@ def start_due():
     room = MAX_IN_FLIGHT - len(flying)
     if room <= 0:
         return 0
-    claimed = _claim(room)
+    lease = secrets.token_hex(12)
+    claimed = _claim(room, lease)
     for endpoint in claimed:
         flying.add(endpoint)
-        socketio.start_background_task(_deliver_in, app, endpoint)
+        socketio.start_background_task(_deliver_in, app, endpoint, lease)
     return len(claimed)
 
 
@@ -76,20 +77,20 @@ def _due():
     return exists().where(mine, PENDING, M.c.next_attempt_at <= now()) | (~exists().where(mine, PENDING) & ready)
 
 
-def _claim(limit):
+def _claim(limit, lease):
     pick = select(E.c.id).where(FREE, _due()).limit(limit)
     if db.engine.dialect.name == "postgresql":
         pick = pick.with_for_update(skip_locked=True)
     rows = db.session.execute(update(E).where(E.c.id.in_(pick.scalar_subquery()), FREE)
-                              .values(leased_until=_lease()).returning(E.c.id)).all()
+                              .values(leased_until=_lease(), lease=lease).returning(E.c.id)).all()
     db.session.commit()
     return [row.id for row in rows]
 
 
-def _deliver_in(app, endpoint):
+def _deliver_in(app, endpoint, lease):
     with app.app_context():
         try:
-            deliver(endpoint)
+            deliver(endpoint, lease)
         except Exception:  # noqa: BLE001 - the lease lapses and another pass takes the endpoint again
             log.exception("webhook delivery to %s failed", endpoint)
             db.session.rollback()
@@ -97,22 +98,30 @@ def _deliver_in(app, endpoint):
             app.extensions[_FLIGHT].discard(endpoint)
 
 
-def deliver(endpoint):
+def deliver(endpoint, lease):
     """Send the endpoint's due messages one after another while they succeed; then let go of its lease."""
     try:
         while True:
-            message = _next_message(endpoint)
+            message = _next_message(endpoint, lease)
             if message is None or not _send(endpoint, message):
                 return
     finally:
         db.session.rollback()
-        db.session.execute(update(E).where(E.c.id == endpoint).values(leased_until=None))
+        db.session.execute(update(E).where(E.c.id == endpoint, E.c.lease == lease).values(leased_until=None,
+                                                                                           lease=None))
         db.session.commit()
 
 
-def _next_message(endpoint):
-    """The head pending message if due (None if it waits for a retry), else a new one from the outbox."""
-    db.session.execute(update(E).where(E.c.id == endpoint, E.c.enabled).values(leased_until=_lease()))
+def _next_message(endpoint, lease):
+    """The head pending message if due (None if it waits for a retry), else a new one from the outbox.
+
+    None too when the lease was lost (it lapsed and another process holds it now).
+    """
+    mine = db.session.execute(update(E).where(E.c.id == endpoint, E.c.enabled, E.c.lease == lease)
+                              .values(leased_until=_lease()).returning(E.c.id)).first()
+    if mine is None:
+        db.session.commit()
+        return None
     head = db.session.execute(select(M, (M.c.next_attempt_at <= now()).label("due"))
                               .where(M.c.endpoint_id == endpoint, PENDING).order_by(M.c.id).limit(1)).first()
     if head is not None:
