@@ -166,6 +166,7 @@ def drain(web, worker, receiver, args):
     fire(web.url, changes(HOOKED, 1, args.agents, args.burst, "drain"))
     started = time.time()
     fresh = Worker(worker.env)
+    args.workers.append(fresh)
     found = wait_events(receiver, had + args.burst, 300)
     times = sorted(at for event, at in found.values() if event["data"]["message"].startswith("drain"))
     print(f"\nDrain: {args.burst} events waiting in the outbox, a worker started\n| figure | value |\n|---|---|\n"
@@ -244,6 +245,7 @@ def main():
     port = free_port()
     web = Server("web", [PY, "wsgi.py"], port, dict(env, PORT=str(port)))
     worker = Worker(env)
+    args.workers = [worker]
     try:
         fire(web.url, changes(HOOKED, 1, args.agents, args.agents, "warm-up"))  # agents made, statements prepared
         fire(web.url, changes(PLAIN, 100_001, args.agents, args.agents, "warm-up"))
@@ -259,7 +261,9 @@ def main():
             in_process(args)
     finally:
         web.stop()
-        worker.stop()
+        for each in args.workers:
+            if each.proc.poll() is None:
+                each.stop()
         receiver.close()
         redis.kill()
         drop()
