@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import func, select, update
 from standardwebhooks import Webhook, WebhookVerificationError
 
+from presence_app import metrics
 from presence_app.config import ConfigError, from_env
 from presence_app.extensions import db
 from presence_app.services import delivery
@@ -166,8 +167,11 @@ def test_a_failed_delivery_is_retried_with_the_same_webhook_id(hooks_app, receiv
     client = hooks_app.test_client()
     made = register(client, receiver.url)
     receiver.script = [500, 503]
+    counted = {outcome: metrics.WEBHOOKS.labels(outcome)._value.get() for outcome in ("delivered", "failed")}
     set_status(client, 1, "busy")
     deliver(hooks_app, lambda: len(receiver.received) >= 3)
+    assert {outcome: metrics.WEBHOOKS.labels(outcome)._value.get() - before
+            for outcome, before in counted.items()} == {"delivered": 1, "failed": 2}
     ids = {entry["headers"]["webhook-id"] for entry in receiver.received}
     assert len(ids) == 1 and [entry["status"] for entry in receiver.received] == [500, 503, 200]
     assert verified(receiver, made["secret"])["data"]["events"][0]["data"]["status"] == "busy"

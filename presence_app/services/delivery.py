@@ -17,7 +17,7 @@ import urllib3
 from flask import current_app
 from sqlalchemy import delete, exists, func, insert, or_, select, update
 
-from .. import outbound, signing
+from .. import metrics, outbound, signing
 from ..dbtime import now, seconds_ago, seconds_ahead
 from ..extensions import db, socketio
 from ..schemas.base import iso
@@ -171,6 +171,7 @@ def _send(endpoint, message):
     if status is not None and not ok:
         error = f"HTTP {status}"
     _record(endpoint, message, status, error, ok)
+    metrics.webhook_attempt(ok)
     return ok
 
 
