@@ -47,9 +47,10 @@ def register(client, url, **body):
 
 
 def deliver(app, until, timeout=10):
-    """Run the delivery job (as the worker does) until `until()` holds."""
-    return wait_for(lambda: run_job(app, lambda: delivery.run(seconds=0.3)) is not None and until(),
-                    timeout=timeout, interval=0.05, message="webhook deliveries")
+    """Run the delivery job (as the worker does) until `until()` holds and its deliveries are recorded."""
+    wait_for(lambda: run_job(app, lambda: delivery.run(seconds=0.3)) is not None and until(),
+             timeout=timeout, interval=0.05, message="webhook deliveries")
+    wait_for(lambda: not app.extensions.get("presence_webhooks_in_flight"), timeout=timeout, message="recorded")
 
 
 def verified(receiver, secret, index=-1):
@@ -170,8 +171,8 @@ def test_a_failed_delivery_is_retried_with_the_same_webhook_id(hooks_app, receiv
     counted = {outcome: metrics.WEBHOOKS.labels(outcome)._value.get() for outcome in ("delivered", "failed")}
     set_status(client, 1, "busy")
     deliver(hooks_app, lambda: len(receiver.received) >= 3)
-    assert {outcome: metrics.WEBHOOKS.labels(outcome)._value.get() - before
-            for outcome, before in counted.items()} == {"delivered": 1, "failed": 2}
+    wait_for(lambda: {outcome: metrics.WEBHOOKS.labels(outcome)._value.get() - before
+                      for outcome, before in counted.items()} == {"delivered": 1, "failed": 2}, timeout=5)
     ids = {entry["headers"]["webhook-id"] for entry in receiver.received}
     assert len(ids) == 1 and [entry["status"] for entry in receiver.received] == [500, 503, 200]
     assert verified(receiver, made["secret"])["data"]["events"][0]["data"]["status"] == "busy"
