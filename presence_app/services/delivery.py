@@ -19,6 +19,7 @@ from sqlalchemy import delete, exists, func, insert, or_, select, update
 
 from .. import metrics, outbound, signing
 from ..dbtime import now, seconds_ago, seconds_ahead
+from ..errors import translate
 from ..extensions import db, socketio
 from ..schemas.base import iso
 from ..webhook_models import WebhookAttempt, WebhookEndpoint, WebhookEvent, WebhookMessage
@@ -91,8 +92,11 @@ def _deliver_in(app, endpoint, lease):
     with app.app_context():
         try:
             deliver(endpoint, lease)
-        except Exception:  # noqa: BLE001 - the lease lapses and another pass takes the endpoint again
-            log.exception("webhook delivery to %s failed", endpoint)
+        except Exception as exc:  # noqa: BLE001 - the lease lapses and another pass takes the endpoint again
+            if translate(exc) is None:
+                log.exception("webhook delivery to %s failed", endpoint)
+            else:  # the database is away: one line, not a traceback per endpoint
+                log.warning("webhook delivery to %s stopped: %s", endpoint, translate(exc).message)
             db.session.rollback()
         finally:
             app.extensions[_FLIGHT].discard(endpoint)
