@@ -10,6 +10,8 @@ ENVIRONMENTS = ("production", "development", "testing")
 LOG_FORMATS = ("text", "json")
 TLS_VERIFY = ("required", "none")
 MIN_METRICS_TOKEN = 16
+# The contract's retry schedule of a webhook message: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
+WEBHOOK_RETRIES = (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
 MAX_MESSAGE_BYTES = 16 * 1024  # a REST body or a Socket.IO message
 DB_CONNECT_TIMEOUT_SECONDS = 5  # an unreachable database answers 503 after this, not a hung request
 
@@ -117,6 +119,29 @@ def _metrics(env, app_env):
             "METRICS_SOURCE": env.get("DYNO") or None}
 
 
+def _webhooks(env, app_env):
+    allow_private = env.get("WEBHOOK_ALLOW_PRIVATE", "0")
+    if allow_private not in ("0", "1"):
+        raise ConfigError(f"WEBHOOK_ALLOW_PRIVATE must be 0 or 1, got {allow_private!r}")
+    ca_file = env.get("WEBHOOK_CA_FILE") or None
+    if ca_file and not os.path.isfile(ca_file):
+        raise ConfigError(f"WEBHOOK_CA_FILE is not a readable file: {ca_file!r}")
+    raw = env.get("WEBHOOK_RETRY_SECONDS") or ",".join(map(str, WEBHOOK_RETRIES))
+    try:
+        retries = tuple(float(part) for part in raw.split(","))
+    except ValueError:
+        raise ConfigError(f"WEBHOOK_RETRY_SECONDS must be numbers separated by commas, got {raw!r}") from None
+    if not retries or min(retries) <= 0:
+        raise ConfigError("WEBHOOK_RETRY_SECONDS must be positive numbers")
+    # Development and tests only: a receiver on this machine, a test CA, a schedule of seconds.
+    if app_env == "production" and (allow_private == "1" or ca_file or retries != WEBHOOK_RETRIES):
+        raise ConfigError("WEBHOOK_ALLOW_PRIVATE, WEBHOOK_CA_FILE and WEBHOOK_RETRY_SECONDS are for development "
+                          "and tests only; production refuses them")
+    return {"WEBHOOK_ALLOW_PRIVATE": allow_private == "1", "WEBHOOK_CA_FILE": ca_file,
+            "WEBHOOK_RETRY_SECONDS": retries, "WEBHOOK_TIMEOUT_SECONDS": _number(env, "WEBHOOK_TIMEOUT_SECONDS", 10),
+            "WEBHOOK_POLL_SECONDS": 0.2}
+
+
 def from_env(env, instance_path):
     """Return the Flask config mapping built from an environment mapping."""
     app_env = env.get("APP_ENV", "production")
@@ -182,4 +207,5 @@ def from_env(env, instance_path):
         "LOG_LEVEL": env.get("LOG_LEVEL", "INFO").upper(),
         "LOG_FORMAT": log_format,
         **_metrics(env, app_env),
+        **_webhooks(env, app_env),
     }

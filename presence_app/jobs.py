@@ -3,7 +3,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .metrics import timed_job
-from .services import connections, deadlines, presence, reports, typing
+from .services import connections, deadlines, delivery, presence, reports, typing
 
 
 @timed_job
@@ -42,6 +42,18 @@ def roll_up_report_days():
     return reports.roll_up()
 
 
+@timed_job
+def deliver_webhooks():
+    """Deliver due webhook messages: new batches of the outbox, and retries (each endpoint one at a time)."""
+    return delivery.run()
+
+
+@timed_job
+def prune_webhook_log():
+    """Forget webhook attempts and finished messages older than 30 days."""
+    return delivery.prune()
+
+
 @dataclass(frozen=True)
 class Periodic:
     """A job and the config key holding its period in seconds."""
@@ -58,4 +70,6 @@ PERIODIC = (
     Periodic("expire_statuses", expire_statuses, "STATUS_SWEEP_SECONDS"),
     Periodic("announce_status_overruns", announce_status_overruns, "STATUS_SWEEP_SECONDS"),
     Periodic("roll_up_report_days", roll_up_report_days, "REPORT_ROLLUP_SECONDS"),
+    Periodic("deliver_webhooks", deliver_webhooks, "WEBHOOK_POLL_SECONDS"),
+    Periodic("prune_webhook_log", prune_webhook_log, "REPORT_ROLLUP_SECONDS"),
 )

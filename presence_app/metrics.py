@@ -37,6 +37,7 @@ TYPING_EXPIRIES = Counter("presence_typing_expiries", "Typing indicators stopped
 REQUEST_SECONDS = Histogram("presence_request_duration_seconds", "HTTP request time, by Flask endpoint and status",
                             ["endpoint", "status"],
                             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+WEBHOOKS = Counter("presence_webhook_deliveries", "Webhook delivery attempts, by outcome", ["outcome"])
 REFUSALS = Counter("presence_rate_limit_refusals", "Requests and socket events refused by a rate limit, by scope",
                    ["scope"])
 
@@ -60,6 +61,8 @@ for _transport in ("rest", "socket"):
     child(HEARTBEATS, _transport)  # known label values are scraped as 0 before their first count
 for _scope in ("api", "login", "socket"):
     child(REFUSALS, _scope)
+for _outcome in ("delivered", "failed"):
+    child(WEBHOOKS, _outcome)
 
 
 def transitions(rows):
@@ -81,6 +84,11 @@ def heartbeat(transport):
 def refused(scope):
     """Count one rate-limit refusal of `scope` (api, login, socket)."""
     child(REFUSALS, scope).inc()
+
+
+def webhook_attempt(ok):
+    """Count one webhook delivery attempt (delivered: a 2xx answer)."""
+    child(WEBHOOKS, "delivered" if ok else "failed").inc()
 
 
 def typing_expired(count):

@@ -27,6 +27,8 @@ _ERRORS = {
     429: "Rate limit exceeded",
     503: "The database is unavailable; nothing was changed",
 }
+_ID = {"type": "string", "pattern": "^[A-Za-z0-9_]{1,40}$"}  # endpoint and message ids
+_PATH_TYPES = {"agent_id": {"type": "integer", "minimum": 1, "maximum": MAX_AGENT_ID}}
 _RETRY_AFTER = {"Retry-After": {"description": "seconds to wait", "required": True,
                                 "schema": {"type": "string", "pattern": r"^\d+$"}}}
 
@@ -42,6 +44,7 @@ class Doc:
     public: bool = False
     tag: str = None  # default: the path's first segment under /api/v1
     media: str = "application/json"
+    status: int = 200  # of a success (201: created)
     also: dict = field(default_factory=dict)  # more media types of the same answer: {"text/csv": schema}
     answers: dict = field(default_factory=dict)  # answers of other statuses: {503: schema}
 
@@ -97,16 +100,15 @@ def _add_path(spec, rule, doc, docstring):
     operations = {}
     for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
         operations[method.lower()] = _operation(rule, doc, docstring)
-    parameters = [{"in": "path", "name": name, "required": True,
-                   "schema": {"type": "integer", "minimum": 1, "maximum": MAX_AGENT_ID}}
-                  for _converter, name in _PARAM.findall(rule.rule)]
+    parameters = [{"in": "path", "name": name, "required": True, "schema": _PATH_TYPES.get(converter, _ID)}
+                  for converter, name in _PARAM.findall(rule.rule)]
     spec.path(path=_PARAM.sub(r"{\2}", rule.rule), operations=operations, parameters=parameters or None)
 
 
 def _operation(rule, doc, docstring):
     tag = doc.tag or rule.rule.removeprefix("/api/v1").strip("/").split("/")[0]
     operation = {"summary": (docstring or "").strip().splitlines()[0], "operationId": rule.endpoint.split(".")[-1],
-                 "tags": [tag], "responses": {"200": _answer({doc.media: doc.answer, **doc.also})}}
+                 "tags": [tag], "responses": {str(doc.status): _answer({doc.media: doc.answer, **doc.also})}}
     if doc.public:
         operation["security"] = []
     if doc.query is not None:

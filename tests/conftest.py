@@ -14,8 +14,9 @@ from presence_app.extensions import db, socketio
 from .clients import Clients, Database, Observer
 from .support import SECRET, service_env, start_redis, start_web, start_worker, token, wait_for
 
-TABLES = ("typing_indicators", "connections", "web_processes", "presence_changes", "report_days", "chat_assignments",
-          "presence", "agent_teams", "agents", "reason_codes", "hearing")
+TABLES = ("webhook_attempts", "webhook_messages", "webhook_events", "webhook_endpoints", "typing_indicators",
+          "connections", "web_processes", "presence_changes", "report_days", "chat_assignments", "presence",
+          "agent_teams", "agents", "reason_codes", "hearing")
 
 
 def _is_postgres(url):

@@ -15,8 +15,9 @@ from presence_app.extensions import db
 from .support import SECRET
 
 TABLES = {"agents", "presence", "presence_changes", "connections", "web_processes", "typing_indicators",
-          "reason_codes", "hearing", "report_days", "report_rollup", "agent_teams", "chat_assignments"}
-HEAD = ["0006"]
+          "reason_codes", "hearing", "report_days", "report_rollup", "agent_teams", "chat_assignments",
+          "webhook_endpoints", "webhook_events", "webhook_messages", "webhook_attempts"}
+HEAD = ["0007"]
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

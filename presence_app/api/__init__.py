@@ -66,4 +66,5 @@ from . import (  # noqa: E402,F401  (routes register on bp)
     reports,
     routing,
     typing,
+    webhooks,
 )

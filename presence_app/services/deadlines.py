@@ -6,6 +6,7 @@ from ..dbtime import now, seconds_ahead
 from ..errors import ValidationError
 from ..extensions import db
 from ..models import ReasonCode
+from . import outbox
 from .transitions import P, change, differs, finish, new_state, stop_typing_of
 
 RC = ReasonCode.__table__
@@ -66,6 +67,7 @@ def announce_overruns():
                    limit.label("max_minutes"))
     )
     rows = db.session.execute(stmt).all()
+    outbox.record_overruns(rows)
     db.session.commit()
     notify.status_overrun(rows)
     return len(rows)

@@ -8,6 +8,7 @@ from .. import keys, metrics, notify
 from ..dbtime import now
 from ..extensions import db
 from ..models import Connection, Presence, PresenceChange, TypingIndicator
+from . import outbox
 
 P = Presence.__table__
 T = TypingIndicator.__table__
@@ -106,7 +107,7 @@ def changing(where, values, reason, previous_teams=None):
 
 
 def apply(statement, params=None, actor=None):
-    """Run a change statement (see changing); record each changed row in the ledger; return the rows.
+    """Run a change statement (see changing); record each changed row in the ledger and the outbox; return them.
 
     `actor` is an agent id, None for the system, or OWN: each row's own agent (a group of resumes).
     """
@@ -119,6 +120,7 @@ def apply(statement, params=None, actor=None):
              "actor_id": r.agent_id if actor is OWN else actor}
             for r in rows
         ])
+        outbox.record_changes(rows)  # the webhook events commit with the change, or not at all
     return rows
 
 
