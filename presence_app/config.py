@@ -160,6 +160,9 @@ def from_env(env, instance_path):
         # indicator never outlives TYPING_TIMEOUT_SECONDS by more than that.
         "TYPING_SWEEP_SECONDS": max(1, min(5, int(typing_timeout / 6))),
         "DISCONNECT_GRACE_SECONDS": _number(env, "DISCONNECT_GRACE_SECONDS", 10, minimum=0),
+        # On SIGTERM /health answers 503 this long before the listener closes: a balancer checking
+        # every second takes the process out of rotation first (deploy/haproxy.cfg).
+        "DRAIN_SECONDS": _number(env, "DRAIN_SECONDS", 2, minimum=0),
         "PROCESS_BEAT_SECONDS": beat,
         "IDLE_AWAY_SECONDS": _number(env, "IDLE_AWAY_SECONDS", 300, minimum=1),
         "STATUS_SWEEP_SECONDS": _number(env, "STATUS_SWEEP_SECONDS", 5, minimum=1),
