@@ -29,8 +29,8 @@ HINTS = {
 }
 
 
-def render_haproxy(bind_port, web_ports, template=None):
-    """deploy/haproxy.cfg listening on `bind_port`, with one server line per port of `web_ports`."""
+def render_haproxy(bind_port, web_ports, stats_socket=None, template=None):
+    """deploy/haproxy.cfg on `bind_port`, one server line per port of `web_ports`, and a stats socket if given."""
     if template is None:
         with open(HAPROXY_CFG) as handle:
             template = handle.read()
@@ -40,10 +40,24 @@ def render_haproxy(bind_port, web_ports, template=None):
     if hard != resource.RLIM_INFINITY:
         text = re.sub(r"^(\s*maxconn )(\d+)", lambda m: m[1] + str(min(int(m[2]), (hard - 1000) // 2)), text,
                       count=1, flags=re.M)
+    if stats_socket:
+        text = text.replace("\nglobal\n", f"\nglobal\n    stats socket {stats_socket} mode 600 level admin\n", 1)
     servers = list(re.finditer(r"^(\s*)server \S+ \S+ cookie \S+\n", text, flags=re.M))
     indent = servers[0][1]
     lines = "".join(f"{indent}server web{n} 127.0.0.1:{port} cookie web{n}\n" for n, port in enumerate(web_ports, 1))
     return text[:servers[0].start()] + lines + text[servers[-1].end():]
+
+
+def haproxy_states(stats_socket):
+    """{server name: status} of the web backend, from HAProxy's stats socket ("UP", "DOWN", "UP 1/2", ...)."""
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.connect(stats_socket)
+        sock.sendall(b"show stat\n")
+        answer = b"".join(iter(lambda: sock.recv(65536), b"")).decode()
+    lines = [line.split(",") for line in answer.splitlines() if line and not line.startswith("#")]
+    header = answer.splitlines()[0].lstrip("# ").split(",")
+    status = header.index("status")
+    return {row[1]: row[status] for row in lines if row[0] == "web" and row[1] not in ("BACKEND", "FRONTEND")}
 
 
 def free_port():
@@ -162,7 +176,7 @@ def run(python, say):
         balancer = free_port()
         config = os.path.join(folder, "haproxy.cfg")
         with open(config, "w") as handle:
-            handle.write(render_haproxy(balancer, ports))
+            handle.write(render_haproxy(balancer, ports, os.path.join(folder, "haproxy.sock")))
         apps["haproxy"] = _spawn([haproxy, "-db", "-f", config], folder, "haproxy")
         url = f"http://127.0.0.1:{balancer}"
         wait(lambda: healthy(url) or stopping, 30, f"haproxy (its log: {folder}/haproxy.log)", apps["haproxy"])
