@@ -1,7 +1,9 @@
 """The whole topology behind a real HAProxy (deploy/haproxy.cfg): kills, rolling restarts, draining."""
 import os
+import re
 import shutil
 import signal
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -13,7 +15,8 @@ import socketio
 from deploy.cluster import haproxy_states, render_haproxy
 
 from .clients import Rest
-from .support import BEAT, FAST, Proc, bearer, free_port, token, wait_for
+from .support import BEAT, FAST, SECRET, Proc, bearer, free_port, service_env, token, wait_for
+from .test_dev_prod import children_of, gone
 
 pytestmark = pytest.mark.processes
 
@@ -213,3 +216,35 @@ def test_behind_haproxy_a_killed_and_a_rolling_restarted_web_process_lose_no_age
     assert not rolling_failures, rolling_failures
     assert all(sorted(reasons) in ([], ["connected", "disconnected"]) for reasons in per_agent.values()), {
         sub: reasons for sub, reasons in per_agent.items() if reasons}
+
+
+@pytest.mark.skipif(_why_no_haproxy() is not None, reason=str(_why_no_haproxy()))
+def test_dev_py_cluster_serves_through_its_balancer_and_stops_everything_on_sigterm(clients, tmp_path):
+    env = service_env({}, JWT_SECRET_KEY=SECRET, APP_ENV="production", DATABASE_URL=None, REDIS_URL=None,
+                      METRICS_TOKEN=None, LOG_LEVEL="WARNING", DRAIN_SECONDS=1)
+    cluster = Proc([sys.executable, "dev.py", "cluster"], env, str(tmp_path / "cluster.log"))
+    kids = []
+    try:
+        line = wait_for(lambda: re.search(r"^presence_app cluster at (http://127\.0\.0\.1:\d+)$", cluster.log(), re.M)
+                        or (not cluster.alive() and pytest.fail(cluster.log())), timeout=120, message="its address")
+        url = line[1]
+        kids = children_of(cluster.pid)
+        assert len(kids) == 2 + 3 + 2, cluster.log()  # Redis, HAProxy; webs; workers (PostgreSQL runs detached)
+        folder = re.search(r"files in (\S+)", cluster.log())[1]
+        assert requests.get(f"{url}/health", timeout=5).json() == {
+            "status": "ok", "database": "ok", "redis": "ok", "mode": "production"}
+        watcher = clients.console(url, 2).connect()
+        Rest(url).set_status(1, "busy", "through the balancer")
+        watcher.wait("agent_presence_changed", agent_id=1, status="busy")
+        watcher.close()
+
+        cluster.popen.send_signal(signal.SIGTERM)
+        assert cluster.popen.wait(timeout=30) == 0, cluster.log()
+        assert all(gone(pid) for pid in kids) and not os.path.exists(folder), cluster.log()
+        with pytest.raises(requests.ConnectionError):
+            requests.get(f"{url}/health", timeout=2)
+    finally:
+        cluster.kill()
+        for pid in kids:
+            if not gone(pid):
+                os.kill(pid, signal.SIGKILL)
