@@ -169,6 +169,8 @@ def from_env(env, instance_path):
         "PROCESS_DEAD_SECONDS": 3 * beat,
         "SCHEDULER_POLL_SECONDS": 1,
         "REPORT_ROLLUP_SECONDS": 600,  # closed days are rolled up within ten minutes (plus a margin)
+        "LEDGER_KEEP_SECONDS": 3600,  # months are created two ahead: an hourly look is plenty
+        "LEDGER_RETENTION_DAYS": _count(env, "LEDGER_RETENTION_DAYS", 400),
         "API_RATE_LIMIT": _limit(env, "API_RATE_LIMIT", "50 per second"),
         "SERVICE_RATE_LIMIT": _limit(env, "SERVICE_RATE_LIMIT", "1000 per second"),
         "LOGIN_RATE_LIMIT": _limit(env, "LOGIN_RATE_LIMIT", "10 per minute"),

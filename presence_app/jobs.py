@@ -3,7 +3,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .metrics import timed_job
-from .services import connections, deadlines, presence, reports, typing
+from .services import connections, deadlines, ledger, presence, reports, typing
 
 
 @timed_job
@@ -42,6 +42,12 @@ def roll_up_report_days():
     return reports.roll_up()
 
 
+@timed_job
+def keep_ledger():
+    """Create the ledger's coming months and drop those past LEDGER_RETENTION_DAYS (SQLite: delete rows)."""
+    return ledger.keep()
+
+
 @dataclass(frozen=True)
 class Periodic:
     """A job and the config key holding its period in seconds."""
@@ -58,4 +64,5 @@ PERIODIC = (
     Periodic("expire_statuses", expire_statuses, "STATUS_SWEEP_SECONDS"),
     Periodic("announce_status_overruns", announce_status_overruns, "STATUS_SWEEP_SECONDS"),
     Periodic("roll_up_report_days", roll_up_report_days, "REPORT_ROLLUP_SECONDS"),
+    Periodic("keep_ledger", keep_ledger, "LEDGER_KEEP_SECONDS"),
 )
