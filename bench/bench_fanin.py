@@ -25,7 +25,8 @@ from presence_app.services import presence
 from presence_app.services.identity import Identity
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-WEBS, CHANGES, LISTENERS, AGENTS = 4, 5_000, 200, 500
+WEBS, LISTENERS, AGENTS = 4, 10, 500
+CHANGES = int(os.environ.get("BENCH_CHANGES", 20_000))
 TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -79,8 +80,8 @@ def main():
                        DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"].replace("+psycopg2", ""),
                        HOST="127.0.0.1", PYTHONUNBUFFERED="1")
             ports = [free_port() for _ in range(WEBS)]
-            webs = [start([sys.executable, "wsgi.py"], dict(env, PORT=str(port)), os.path.join(folder, f"web{port}.log"))
-                    for port in ports]
+            webs = [start([sys.executable, "wsgi.py"], dict(env, PORT=str(port)),
+                          os.path.join(folder, f"web{port}.log")) for port in ports]
             for port in ports:
                 while True:
                     try:
