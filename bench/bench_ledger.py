@@ -91,6 +91,12 @@ def main():
         rows = db.session.scalar(text("SELECT count(*) FROM presence_changes"))
         print(f"ledger: {rows:,} rows in {time.perf_counter() - began:.0f} s (seeded, attached, analysed); "
               f"partitions: {', '.join(sorted(ledger.partitions().values()))}", flush=True)
+        for name in sorted(ledger.partitions().values()):
+            size, count = db.session.execute(text(
+                f"SELECT pg_total_relation_size('{name}'), (SELECT count(*) FROM {name})")).one()
+            print(f"  {name}: {count:,} rows, {size / 2**20:,.0f} MiB with its indexes"
+                  + (f" ({size / count:.0f} bytes a row)" if count else ""))
+        db.session.commit()
         supervisor = Identity(1, "Agent 1", "default", "supervisor")
         _history(supervisor, start, today)
         _time_in_status(supervisor, start, today)
