@@ -26,7 +26,9 @@ from presence_app.extensions import db
 from presence_app.services import history, ledger, reports
 from presence_app.services.identity import Identity
 
-AGENTS, PER_DAY = 20_000, 50  # 1,000,000 changes a day
+# 1,000,000 changes a day: 20,000 agents x 50 (BENCH_AGENTS=1000 BENCH_PER_DAY=1000: bench_report's org size)
+AGENTS = int(os.environ.get("BENCH_AGENTS", 20_000))
+PER_DAY = int(os.environ.get("BENCH_PER_DAY", 50))
 DAYS = int(os.environ.get("BENCH_DAYS", 31))
 ROLL_UP = os.environ.get("BENCH_ROLLUP", "1") == "1"
 DROP_ROWS, REPEATS, AGENT = 5_000_000, 5, 777
@@ -146,7 +148,7 @@ def _time_in_status(supervisor, start, today):
 
 def _drop(today):
     old = ledger.month_start(today - timedelta(days=460))
-    per_day = DROP_ROWS // (10 * AGENTS)
+    per_day = max(1, DROP_ROWS // (10 * AGENTS))
     print(f"a month of {DROP_ROWS:,} rows 15 months back ({old:%Y-%m}):", flush=True)
     load_month(old, [old + timedelta(days=n) for n in range(10)], per_day=per_day, first_day_index=-10_000)
     count = db.session.scalar(text(f"SELECT count(*) FROM {ledger.partition_name(old)}"))
