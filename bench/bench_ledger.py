@@ -41,7 +41,7 @@ SELECT a, 'default', :first_seq + n,
        (ARRAY['online', 'busy', 'away', 'offline'])[1 + (a + n + 3) % 4],
        '', n % 5 <> 0, 'manual',
        CASE WHEN (a + n + 3) % 4 = 2 THEN (ARRAY['lunch', 'break'])[1 + n % 2] END, a,
-       CAST(:day AS timestamp) + make_interval(secs => (n - 1) * 86400.0 / :per_day + a % 1700)
+       CAST(:day AS timestamp) + make_interval(secs => (n - 1) * 86400.0 / :per_day + a % (86400 / :per_day))
 FROM generate_series(1, :per_day) AS n CROSS JOIN generate_series(1, :agents) AS a
 """
 HISTORY = ("SELECT * FROM presence_changes WHERE agent_id = :a AND seq > :after AND at >= :since AND at < :until "
