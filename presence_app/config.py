@@ -185,12 +185,17 @@ def from_env(env, instance_path):
         # indicator never outlives TYPING_TIMEOUT_SECONDS by more than that.
         "TYPING_SWEEP_SECONDS": max(1, min(5, int(typing_timeout / 6))),
         "DISCONNECT_GRACE_SECONDS": _number(env, "DISCONNECT_GRACE_SECONDS", 10, minimum=0),
+        # On SIGTERM /health answers 503 this long before the listener closes: a balancer checking
+        # every second takes the process out of rotation first (deploy/haproxy.cfg).
+        "DRAIN_SECONDS": _number(env, "DRAIN_SECONDS", 2, minimum=0),
         "PROCESS_BEAT_SECONDS": beat,
         "IDLE_AWAY_SECONDS": _number(env, "IDLE_AWAY_SECONDS", 300, minimum=1),
         "STATUS_SWEEP_SECONDS": _number(env, "STATUS_SWEEP_SECONDS", 5, minimum=1),
         "PROCESS_DEAD_SECONDS": 3 * beat,
         "SCHEDULER_POLL_SECONDS": 1,
         "REPORT_ROLLUP_SECONDS": 600,  # closed days are rolled up within ten minutes (plus a margin)
+        "LEDGER_KEEP_SECONDS": 3600,  # months are created two ahead: an hourly look is plenty
+        "LEDGER_RETENTION_DAYS": _count(env, "LEDGER_RETENTION_DAYS", 400),
         "API_RATE_LIMIT": _limit(env, "API_RATE_LIMIT", "50 per second"),
         "SERVICE_RATE_LIMIT": _limit(env, "SERVICE_RATE_LIMIT", "1000 per second"),
         "LOGIN_RATE_LIMIT": _limit(env, "LOGIN_RATE_LIMIT", "10 per minute"),
