@@ -13,8 +13,8 @@ from flask import current_app, request
 from flask_socketio import ConnectionRefusedError, join_room, leave_room
 
 from . import notify, throttle
-from .errors import Forbidden, LimitExceeded, NotFound, Unauthorized, ValidationError, to_wire
-from .extensions import socketio
+from .errors import Forbidden, LimitExceeded, NotFound, Unauthorized, ValidationError, to_wire, translate
+from .extensions import db, socketio
 from .interest import Interest, interest
 from .pacing import connecting, take_turn
 from .schemas.auth import TokenIn
@@ -26,6 +26,7 @@ from .services.identity import Identity, decode, ensure_agent, expired, refuse_q
 
 log = logging.getLogger(__name__)
 LIVE = "presence_live_sockets"
+OPENING = "presence_opening_sockets"
 TOO_DEEP = "\x00too-deep"  # the event name a message too deep to parse becomes
 PRESENCE_MODES = ("v1", "diff")
 
@@ -59,6 +60,11 @@ def live_sockets(app=None):
     return (app or current_app).extensions.setdefault(LIVE, {})
 
 
+def opening_sockets(app=None):
+    """Sids of this process being connected right now: their rows may exist before they are live."""
+    return (app or current_app).extensions.setdefault(OPENING, set())
+
+
 def _authenticate(auth):
     refuse_query_token(request.args, "pass io(url, {auth: {token}})")
     token = auth.get("token") if isinstance(auth, dict) else None
@@ -84,6 +90,15 @@ def _authenticate(auth):
 @socketio.on("connect")
 def on_connect(auth=None):
     """A console connects with {token} (presence: "diff", subscribe, counts) in auth; it gets presence_state."""
+    opening = opening_sockets()
+    opening.add(request.sid)
+    try:
+        _open(auth)
+    finally:
+        opening.discard(request.sid)
+
+
+def _open(auth):
     with connecting():
         try:
             live, since = _authenticate(auth)
@@ -116,7 +131,13 @@ def on_disconnect(*_reason):
     if live_sockets().pop(request.sid, None) is None:
         return
     take_turn()
-    agent_id, last = connections.disconnect(request.sid)
+    try:
+        agent_id, last = connections.disconnect(request.sid)
+    except Exception as exc:
+        if translate(exc) is None:
+            raise
+        db.session.rollback()  # the database is away: this process's next beat drops the row
+        return
     if last:
         socketio.start_background_task(_settle_after_grace, current_app._get_current_object(), agent_id)
 

@@ -31,6 +31,7 @@ from .transitions import (
 W = WebProcess.__table__
 TURNS = "presence_socket_turns"
 WRITERS_AT_ONCE = 3
+BATCH = 500  # sockets closed in one transaction (a shift's tokens expiring together)
 
 
 def _turn():
@@ -52,21 +53,39 @@ def retire_process(process_id):
     _drop_sockets(C.c.process_id == process_id, 0)
 
 
-def beat(process_id, live):
-    """A web process is alive; if its beat comes late, it could not hear agents; if reaped, it registers again."""
+def beat(process_id, present):
+    """A web process is alive, and its rows are its live sockets; a late beat means it could not hear agents.
+
+    `present()` returns this process's sockets as they are at the moment of asking (see `reconcile`).
+    """
     dead_after = current_app.config["PROCESS_DEAD_SECONDS"]
     mine = W.c.id == process_id
-    if db.session.execute(update(W).where(mine & (W.c.beat_at >= seconds_ago(dead_after)))
-                          .values(beat_at=now())).rowcount:
-        db.session.commit()
-        return
-    hearing.heard_again()  # a database outage or a long pause: its agents' heartbeats went unheard
-    found = db.session.execute(update(W).where(mine).values(beat_at=now())).rowcount
+    if not db.session.execute(update(W).where(mine & (W.c.beat_at >= seconds_ago(dead_after)))
+                              .values(beat_at=now())).rowcount:
+        hearing.heard_again()  # a database outage or a long pause: its agents' heartbeats went unheard
+        if not db.session.execute(update(W).where(mine).values(beat_at=now())).rowcount:
+            db.session.execute(insert(W).values(id=process_id, started_at=now(), beat_at=now()))
     db.session.commit()
-    if not found:
-        register_process(process_id)
-        for sid, identity in list(live.items()):
-            connect(identity, sid, process_id)
+    reconcile(process_id, present)
+
+
+def reconcile(process_id, present):
+    """Make this process's connection rows its live sockets: drop rows of closed ones, count uncounted ones.
+
+    `present()` returns ({sid: identity} of live sockets, sids being opened now, whose rows come first);
+    it is asked after the rows are read, so that a socket opened meanwhile is never taken for closed.
+    """
+    rows = set(db.session.scalars(select(C.c.sid).where(C.c.process_id == process_id)))
+    db.session.commit()
+    live, opening = present()
+    # A close whose write failed (the database was away) left its row: it goes now.
+    closed = rows - set(live) - set(opening)
+    for start in range(0, len(closed), BATCH):
+        _drop_sockets(C.c.sid.in_(sorted(closed)[start:start + BATCH]), 0)
+    # A socket whose row is missing (reaped while this process was silent, or a failed connect clean-up).
+    for sid in set(live) - rows:
+        connect(live[sid], sid, process_id)
+    return len(closed)
 
 
 def connect(identity, sid, process_id, limit=None):

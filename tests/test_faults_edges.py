@@ -1,0 +1,64 @@
+"""Faults at the edges: ghost sockets, the reaper after an outage, a frozen database, a shift's tokens expiring.
+
+Each test runs real processes on a PostgreSQL cluster (and, where a worker runs, a Redis) of its own,
+and stops, freezes and starts them.
+"""
+import os
+import signal
+import time
+
+import pytest
+import requests
+from sqlalchemy import create_engine, text
+
+from presence_app.config import database_url as sa_url
+
+from .clients import Rest
+from .support import wait_for
+from .test_faults import own_postgres, own_redis  # noqa: F401 - fixtures
+
+pytestmark = [pytest.mark.processes, pytest.mark.faults]
+
+BEAT, GRACE = 2, 1  # an outage shorter than PROCESS_DEAD_SECONDS (3 beats): no process looks dead
+FAST = {"PROCESS_BEAT_SECONDS": BEAT, "DISCONNECT_GRACE_SECONDS": GRACE, "API_RATE_LIMIT": "1000 per second",
+        "PRESENCE_TIMEOUT_SECONDS": 60}
+
+
+def rows(url, statement, **params):
+    engine = create_engine(sa_url(url))
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text(statement), params).all()
+    finally:
+        engine.dispose()
+
+
+def presence_of(url, agent_id, sub=99):
+    answer = Rest(url).call("GET", f"/presence/{agent_id}/", sub)
+    return answer.json() if answer.status_code == 200 else None
+
+
+def test_a_socket_closed_while_postgresql_was_stopped_leaves_no_row(processes, own_postgres, clients):
+    processes.env.update(DATABASE_URL=own_postgres.url, **{k: str(v) for k, v in FAST.items()})
+    _, url = processes.web()  # embedded mode: the jobs run in the web process
+    gone = clients.console(url, 7).connect()
+    stays = clients.console(url, 8).connect()
+    wait_for(lambda: rows(own_postgres.url, "SELECT count(*) FROM connections")[0][0] == 2, message="two rows")
+    own_postgres.stop()
+    gone.close()  # its disconnect write fails: the database is away
+    time.sleep(1)
+    own_postgres.start()
+    back = time.monotonic()
+    wait_for(lambda: rows(own_postgres.url, "SELECT count(*) FROM connections WHERE agent_id = 7")[0][0] == 0,
+             timeout=10, message="the closed socket's row dropped")
+    dropped = time.monotonic() - back
+    wait_for(lambda: (presence_of(url, 7) or {}).get("websocket_connected") is False, timeout=10,
+             message="agent 7 announced disconnected")
+    announced = time.monotonic() - back
+    seven, eight = presence_of(url, 7), presence_of(url, 8)
+    print(f"\nghost socket: row dropped {dropped:.2f}s after PostgreSQL returned, "
+          f"agent disconnected after {announced:.2f}s (beat {BEAT}s, grace {GRACE}s)")
+    assert dropped <= 2 * BEAT + 1
+    assert (seven["connections"], seven["is_available"]) == (0, False)
+    assert (eight["connections"], eight["websocket_connected"]) == (1, True), "a live socket keeps its row"
+    assert stays.sio.connected
