@@ -62,3 +62,32 @@ def test_a_socket_closed_while_postgresql_was_stopped_leaves_no_row(processes, o
     assert (seven["connections"], seven["is_available"]) == (0, False)
     assert (eight["connections"], eight["websocket_connected"]) == (1, True), "a live socket keeps its row"
     assert stays.sio.connected
+
+
+def reaped_at(url):
+    return rows(url, "SELECT reaped_at FROM hearing WHERE id = 1")[0][0]
+
+
+def test_the_reaper_takes_no_process_for_dead_after_a_long_outage(processes, own_postgres, clean_redis, clients):
+    settings = dict(FAST, PROCESS_BEAT_SECONDS=1)  # dead after 3 s
+    processes.env.update(DATABASE_URL=own_postgres.url, REDIS_URL=clean_redis, **{k: str(v) for k, v in settings.items()})
+    web, url = processes.web()
+    processes.worker()
+    console = clients.console(url, 7).connect()
+    wait_for(lambda: rows(own_postgres.url, "SELECT count(*) FROM hearing WHERE reaping_since < reaped_at - "
+                          "interval '4 seconds'")[0][0], timeout=30, message="the reaper running for 4 s")
+    own_postgres.stop()
+    time.sleep(5)  # longer than PROCESS_DEAD_SECONDS: no beat of the web process was heard
+    os.kill(web.pid, signal.SIGSTOP)  # the reaper, not the web process, is the first to reach the database
+    try:
+        own_postgres.start()
+        first = wait_for(lambda: reaped_at(own_postgres.url), timeout=10, message="a reaper pass after the outage")
+        wait_for(lambda: reaped_at(own_postgres.url) > first, timeout=10, message="a second reaper pass")
+    finally:
+        os.kill(web.pid, signal.SIGCONT)
+    time.sleep(3)
+    reasons = [r for (r,) in rows(own_postgres.url, "SELECT reason FROM presence_changes WHERE agent_id = 7 ORDER BY seq")]
+    sockets = rows(own_postgres.url, "SELECT count(*) FROM connections WHERE agent_id = 7")[0][0]
+    print(f"\nreaper after a 5 s outage (dead after 3 s): ledger of the live agent {reasons}, sockets {sockets}")
+    assert "disconnected" not in reasons, "a live process was taken for dead"
+    assert sockets == 1 and console.sio.connected

@@ -16,7 +16,7 @@ from .support import SECRET
 
 TABLES = {"agents", "presence", "presence_changes", "connections", "web_processes", "typing_indicators",
           "reason_codes", "hearing", "report_days", "report_rollup", "agent_teams", "chat_assignments"}
-HEAD = ["0006"]
+HEAD = ["0009"]
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

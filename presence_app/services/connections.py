@@ -225,8 +225,11 @@ def settle(agent_ids=None, grace=None):
 def reap_dead_processes():
     """Drop the sockets of web processes that stopped beating, and announce their agents."""
     dead_after = current_app.config["PROCESS_DEAD_SECONDS"]
-    # Silent since before the service could hear again (an outage just ended) is not dead yet.
-    dead = (W.c.beat_at < seconds_ago(dead_after)) & (hearing.heard_since() < seconds_ago(dead_after))
+    hearing.reaping(current_app.config["PROCESS_BEAT_SECONDS"])
+    # Silent since before the service could hear again (an outage just ended) is not dead yet:
+    # the silence counts from the later of a web process noticing a gap and the reaper noticing one.
+    dead = ((W.c.beat_at < seconds_ago(dead_after)) & (hearing.heard_since() < seconds_ago(dead_after))
+            & (hearing.reaping_since() < seconds_ago(dead_after)))
     alive = select(W.c.id).where(~dead)
     db.session.execute(delete(W).where(dead))
     # The dead process last proved its sockets alive about dead_after ago.
