@@ -5,6 +5,7 @@ and stops, freezes and starts them.
 """
 import os
 import signal
+import threading
 import time
 
 import pytest
@@ -14,7 +15,7 @@ from sqlalchemy import create_engine, text
 from presence_app.config import database_url as sa_url
 
 from .clients import Rest
-from .support import wait_for
+from .support import bearer, wait_for
 from .test_faults import own_postgres, own_redis  # noqa: F401 - fixtures
 
 pytestmark = [pytest.mark.processes, pytest.mark.faults]
@@ -91,3 +92,72 @@ def test_the_reaper_takes_no_process_for_dead_after_a_long_outage(processes, own
     print(f"\nreaper after a 5 s outage (dead after 3 s): ledger of the live agent {reasons}, sockets {sockets}")
     assert "disconnected" not in reasons, "a live process was taken for dead"
     assert sockets == 1 and console.sio.connected
+
+
+# Every REST path that reads or writes the database, as an agent or a supervisor calls it.
+FROZEN_CALLS = [
+    ("GET", "/presence/me/", None), ("POST", "/presence/set-status/", {"status": "busy", "message": "m"}),
+    ("POST", "/presence/heartbeat/", None), ("GET", "/presence/", None), ("GET", "/presence/counts/", None),
+    ("GET", "/presence/2/", None), ("POST", "/presence/activity/", {"idle": True}), ("GET", "/reason-codes/", None),
+    ("GET", "/presence/1/history/", None), ("GET", "/reports/time-in-status/", None),
+    ("POST", "/typing/", {"chat_id": "c1"}), ("DELETE", "/typing/", {"chat_id": "c1"}),
+    ("POST", "/presence/2/set-status/", {"status": "online", "message": ""}),
+]
+
+
+def timed(method, url, body=None, headers=None):
+    started = time.monotonic()
+    try:
+        status = requests.request(method, url, json=body, headers=headers, timeout=30).status_code
+    except requests.RequestException as exc:
+        status = repr(exc)
+    return status, time.monotonic() - started
+
+
+def test_a_frozen_postgresql_answers_503_within_10_seconds_and_serves_again_after_thaw(processes, own_postgres,
+                                                                                        clients):
+    processes.env.update(DATABASE_URL=own_postgres.url, **{k: str(v) for k, v in FAST.items()})
+    web, url = processes.web()
+    rest = Rest(url)
+    for sub in (1, 2, 3):
+        rest.set_status(sub, "online")
+    console = clients.console(url, 3).connect()
+    answers = {}
+
+    def call(index, method, path, body):
+        answers[(method, path)] = timed(method, f"{url}/api/v1{path}", body, bearer(1, role="supervisor"))
+
+    own_postgres.freeze()
+    try:
+        time.sleep(0.5)
+        threads = [threading.Thread(target=call, args=(i, *c)) for i, c in enumerate(FROZEN_CALLS)]
+        threads.append(threading.Thread(target=lambda: answers.update(health=timed("GET", f"{url}/health"))))
+        acked = {}
+
+        def ack():
+            started = time.monotonic()
+            acked["ack"] = console.sio.call("heartbeat", {}, timeout=30)
+            acked["seconds"] = time.monotonic() - started
+
+        threads.append(threading.Thread(target=ack))
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=40)
+        late = timed("POST", f"{url}/api/v1/presence/heartbeat/", None, bearer(2))  # once the pool is all broken
+    finally:
+        own_postgres.thaw()
+    thawed = time.monotonic()
+    wait_for(lambda: rest.call("POST", "/presence/heartbeat/", 2).status_code == 200, timeout=15, interval=0.1,
+             message="REST served again after the thaw")
+    recovered = time.monotonic() - thawed
+    ack_again = console.call("heartbeat", {})
+    slowest = max(seconds for _, seconds in answers.values())
+    print(f"\nPostgreSQL frozen: {len(answers)} REST paths answered {sorted({s for s, _ in answers.values()})}, "
+          f"slowest {slowest:.2f}s ({max(answers, key=lambda k: answers[k][1])}); socket ack {acked['ack'].get('error')} in {acked['seconds']:.2f}s; "
+          f"a later call {late[0]} in {late[1]:.2f}s; served again {recovered:.2f}s after the thaw")
+    assert all(status == 503 for status, _ in answers.values()), answers
+    assert slowest < 10 and acked["seconds"] < 10 and late[0] == 503 and late[1] < 10
+    assert (acked["ack"]["ok"], acked["ack"]["error"]) == (False, "service_unavailable")
+    assert recovered < 10 and ack_again["ok"]
+    assert console.sio.connected and web.alive()
