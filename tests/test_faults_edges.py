@@ -3,8 +3,10 @@
 Each test runs real processes on a PostgreSQL cluster (and, where a worker runs, a Redis) of its own,
 and stops, freezes and starts them.
 """
+import json
 import os
 import signal
+import subprocess
 import threading
 import time
 
@@ -14,9 +16,10 @@ from sqlalchemy import create_engine, text
 
 from presence_app.config import database_url as sa_url
 
-from .clients import Rest
-from .support import bearer, wait_for
+from .clients import JS_DIR, Rest, node_missing
+from .support import bearer, token, wait_for
 from .test_faults import own_postgres, own_redis  # noqa: F401 - fixtures
+from .test_many_sockets import _open_files
 
 pytestmark = [pytest.mark.processes, pytest.mark.faults]
 
@@ -161,3 +164,33 @@ def test_a_frozen_postgresql_answers_503_within_10_seconds_and_serves_again_afte
     assert (acked["ack"]["ok"], acked["ack"]["error"]) == (False, "service_unavailable")
     assert recovered < 10 and ack_again["ok"]
     assert console.sio.connected and web.alive()
+
+
+SHIFT = 650  # sockets whose tokens share one exp
+
+
+@pytest.mark.skipif(node_missing() is not None, reason=str(node_missing()))
+def test_a_shifts_tokens_expiring_together_close_every_socket_within_5_seconds(processes, tmp_path, database):
+    _, url = processes.web(**FAST)
+    exp = int(time.time()) + 25  # time to connect them all first
+    tokens = tmp_path / "tokens.txt"
+    tokens.write_text("\n".join(token(sub, exp=exp) for sub in range(1, SHIFT + 1)))
+    node = subprocess.Popen(["node", os.path.join(JS_DIR, "expiry.mjs"), url, str(tokens), "60"], cwd=JS_DIR,
+                            stdout=subprocess.PIPE, text=True, preexec_fn=_open_files(SHIFT + 512))
+    try:
+        opened = json.loads(node.stdout.readline())
+        assert (opened["connected"], opened["errors"]) == (SHIFT, []), opened
+        assert time.time() < exp, "connecting took past exp: nothing measured"
+        wait_for(lambda: database.rows("SELECT count(*) FROM connections")[0][0] == SHIFT, timeout=20,
+                 message="every socket counted")
+        closed = json.loads(node.stdout.readline())
+    finally:
+        node.kill()
+    last = closed["last_close"] / 1000 - exp
+    first = closed["first_close"] / 1000 - exp
+    wait_for(lambda: database.rows("SELECT count(*) FROM connections")[0][0] == 0, timeout=5,
+             message="every row dropped")
+    print(f"\n{SHIFT} sockets with one exp: first closed {first:.2f}s after exp, last {last:.2f}s; "
+          f"{closed['session_expired']} told session_expired")
+    assert closed["closed"] == SHIFT and closed["session_expired"] == SHIFT
+    assert last <= 5

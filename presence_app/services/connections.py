@@ -80,8 +80,7 @@ def reconcile(process_id, present):
     live, opening = present()
     # A close whose write failed (the database was away) left its row: it goes now.
     closed = rows - set(live) - set(opening)
-    for start in range(0, len(closed), BATCH):
-        _drop_sockets(C.c.sid.in_(sorted(closed)[start:start + BATCH]), 0)
+    disconnect_many(sorted(closed))
     # A socket whose row is missing (reaped while this process was silent, or a failed connect clean-up).
     for sid in set(live) - rows:
         connect(live[sid], sid, process_id)
@@ -186,6 +185,15 @@ def disconnect(sid):
         db.session.commit()
     finish(stopped=stopped)
     return gone.agent_id, last
+
+
+def disconnect_many(sids):
+    """Sockets closed together (a shift's tokens expiring): one transaction per BATCH; return agents left with none."""
+    orphaned = []
+    for start in range(0, len(sids), BATCH):
+        with _turn():
+            orphaned += _drop_sockets(C.c.sid.in_(sids[start:start + BATCH]), 0)[1]
+    return orphaned
 
 
 @prepared
