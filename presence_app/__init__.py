@@ -71,7 +71,8 @@ def bound_database_waits(app):
     if extensions.get_wait_callback() is not None:
         from . import dbwait
 
-        dbwait.install(app.config["DB_STATEMENT_TIMEOUT_MS"] / 1000 + DBWAIT_MARGIN_SECONDS, app.config["DB_CONNECT_TIMEOUT_SECONDS"])
+        seconds = app.config["DB_STATEMENT_TIMEOUT_MS"] / 1000 + DBWAIT_MARGIN_SECONDS
+        dbwait.install(seconds, app.config["DB_CONNECT_TIMEOUT_SECONDS"])
 
 
 def _tune_sqlite(engine):

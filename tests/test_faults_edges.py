@@ -42,7 +42,7 @@ def presence_of(url, agent_id, sub=99):
     return answer.json() if answer.status_code == 200 else None
 
 
-def test_a_socket_closed_while_postgresql_was_stopped_leaves_no_row(processes, own_postgres, clients):
+def test_a_socket_closed_while_postgresql_was_stopped_leaves_no_row(processes, own_postgres, clients):  # noqa: F811
     processes.env.update(DATABASE_URL=own_postgres.url, **{k: str(v) for k, v in FAST.items()})
     _, url = processes.web()  # embedded mode: the jobs run in the web process
     gone = clients.console(url, 7).connect()
@@ -72,9 +72,11 @@ def reaped_at(url):
     return rows(url, "SELECT reaped_at FROM hearing WHERE id = 1")[0][0]
 
 
-def test_the_reaper_takes_no_process_for_dead_after_a_long_outage(processes, own_postgres, clean_redis, clients):
+def test_the_reaper_takes_no_process_for_dead_after_a_long_outage(processes, own_postgres,  # noqa: F811
+                                                                   clean_redis, clients):
     settings = dict(FAST, PROCESS_BEAT_SECONDS=1)  # dead after 3 s
-    processes.env.update(DATABASE_URL=own_postgres.url, REDIS_URL=clean_redis, **{k: str(v) for k, v in settings.items()})
+    processes.env.update(DATABASE_URL=own_postgres.url, REDIS_URL=clean_redis,
+                         **{k: str(v) for k, v in settings.items()})
     web, url = processes.web()
     processes.worker()
     console = clients.console(url, 7).connect()
@@ -90,7 +92,8 @@ def test_the_reaper_takes_no_process_for_dead_after_a_long_outage(processes, own
     finally:
         os.kill(web.pid, signal.SIGCONT)
     time.sleep(3)
-    reasons = [r for (r,) in rows(own_postgres.url, "SELECT reason FROM presence_changes WHERE agent_id = 7 ORDER BY seq")]
+    ledger = rows(own_postgres.url, "SELECT reason FROM presence_changes WHERE agent_id = 7 ORDER BY seq")
+    reasons = [reason for (reason,) in ledger]
     sockets = rows(own_postgres.url, "SELECT count(*) FROM connections WHERE agent_id = 7")[0][0]
     print(f"\nreaper after a 5 s outage (dead after 3 s): ledger of the live agent {reasons}, sockets {sockets}")
     assert "disconnected" not in reasons, "a live process was taken for dead"
@@ -117,8 +120,8 @@ def timed(method, url, body=None, headers=None):
     return status, time.monotonic() - started
 
 
-def test_a_frozen_postgresql_answers_503_within_10_seconds_and_serves_again_after_thaw(processes, own_postgres,
-                                                                                        clients):
+def test_a_frozen_postgresql_answers_503_within_10_seconds_and_serves_again_after_thaw(processes, clients,
+                                                                                        own_postgres):  # noqa: F811
     processes.env.update(DATABASE_URL=own_postgres.url, **{k: str(v) for k, v in FAST.items()})
     web, url = processes.web()
     rest = Rest(url)
@@ -157,7 +160,8 @@ def test_a_frozen_postgresql_answers_503_within_10_seconds_and_serves_again_afte
     ack_again = console.call("heartbeat", {})
     slowest = max(seconds for _, seconds in answers.values())
     print(f"\nPostgreSQL frozen: {len(answers)} REST paths answered {sorted({s for s, _ in answers.values()})}, "
-          f"slowest {slowest:.2f}s ({max(answers, key=lambda k: answers[k][1])}); socket ack {acked['ack'].get('error')} in {acked['seconds']:.2f}s; "
+          f"slowest {slowest:.2f}s ({max(answers, key=lambda k: answers[k][1])}); "
+          f"socket ack {acked['ack'].get('error')} in {acked['seconds']:.2f}s; "
           f"a later call {late[0]} in {late[1]:.2f}s; served again {recovered:.2f}s after the thaw")
     assert all(status == 503 for status, _ in answers.values()), answers
     assert slowest < 10 and acked["seconds"] < 10 and late[0] == 503 and late[1] < 10
