@@ -21,6 +21,7 @@ SESSION_CHECK_SECONDS = 1  # sockets whose token expired are told and closed wit
 DEPARTURES_CHECK_SECONDS = 1  # another process's deactivation reaches this one's cache and sockets within this
 DRAIN_SECONDS = 0.5  # on a clean stop: for requests in flight to finish
 STOPPING = "presence_stopping"
+REDIS_CONNECT_SECONDS = 5  # the worker's Redis: an unreachable one is retried, never waited on forever
 BEAT_RETRY_SECONDS = 1  # after a failed beat (the database away): the next try, so its rows are mended soon after
 
 
@@ -171,7 +172,9 @@ def run_worker(app):
     if config["METRICS_PORT"]:
         metrics.serve_worker_metrics(config)
         log.info("metrics on http://%s:%s/metrics", config["HOST"], config["METRICS_PORT"])
-    connection = Redis.from_url(config["REDIS_URL"], **config["REDIS_OPTIONS"])
+    # A connect timeout only: RQ's blocking dequeue must not time out its reads.
+    connection = Redis.from_url(config["REDIS_URL"], socket_connect_timeout=REDIS_CONNECT_SECONDS,
+                                **config["REDIS_OPTIONS"])
     _wait_for(connection)
     stop = threading.Event()
     if config["METRICS_LOG_SECONDS"]:
