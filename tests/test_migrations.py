@@ -18,7 +18,7 @@ from .support import SECRET
 TABLES = {"agents", "presence", "presence_changes", "connections", "web_processes", "typing_indicators",
           "reason_codes", "hearing", "report_days", "report_rollup", "agent_teams", "chat_assignments",
           "webhook_endpoints", "webhook_events", "webhook_messages", "webhook_attempts"}
-HEAD = ["0008"]
+HEAD = ["0009"]
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
