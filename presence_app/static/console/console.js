@@ -21,7 +21,7 @@ const state = {
   shown: new Map(), // agent_id -> the presence last drawn (to announce what changed)
   shownSeq: null, // seq of my presence the status form last showed
   codes: [], // the org's reason codes: {code, label, statuses, max_minutes}
-  view: { status: "", available: false, page: 0, title: "" }, // the roster's filter and page
+  view: { team: "", status: "", available: false, page: 0, title: "" }, // the roster's filter and page
   counts: { org: null, teams: {} }, // the latest numbers: the org's and each team's heard of
   chatId: null,
   intervals: [],
@@ -308,10 +308,12 @@ function setView(view) {
 
 function renderRoster() {
   if (!state.client) return;
-  const { status, available } = state.view;
+  const { team, status, available } = state.view;
   const all = state.client.agents();
   state.shown = new Map(all.map((agent) => [agent.agent_id, agent]));
+  // A subscription always covers its own agent: one team's view shows only that team's members.
   const agents = all
+    .filter((a) => !team || (a.teams || []).includes(team))
     .filter((a) => (!status || a.status === status) && (!available || a.is_available))
     .sort((a, b) => a.name.localeCompare(b.name) || a.agent_id - b.agent_id);
   const pages = Math.max(1, Math.ceil(agents.length / PAGE_SIZE));

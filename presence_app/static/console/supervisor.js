@@ -28,7 +28,7 @@ function stop() {
   clearInterval(countsTimer);
   $("team-tools").hidden = true;
   $("supervisor-view").hidden = true;
-  PresenceConsole.setView({ status: "", available: false, page: 0 });
+  PresenceConsole.setView({ team: "", status: "", available: false, page: 0 });
 }
 
 // ---- teams, counts and filters ----------------------------------------------
@@ -57,7 +57,7 @@ function pickTeam() {
   clearInterval(countsTimer);
   if (team) countsTimer = setInterval(loadCounts, ALL_COUNTS_MS);
   client.subscribe(team ? { teams: [team], counts: true } : { counts: true })
-    .then(() => PresenceConsole.setView({ title: team ? "Team " + team : "Whole org", page: 0 }))
+    .then(() => PresenceConsole.setView({ team, title: team ? "Team " + team : "Whole org", page: 0 }))
     .catch((error) => console.warn("presence_sub:", error.message));
 }
 
