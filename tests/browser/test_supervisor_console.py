@@ -1,7 +1,7 @@
 """The console's supervisor view, reason codes, expiring statuses and idle detection, in real Chromium.
 
 Against a real embedded-mode server whose status sweeps run every second; screenshots of each step
-land in test-artifacts/ (docs/console.png is a copy of the supervisor-view one).
+land in test-artifacts/ (docs/console.png comes from test_console_screenshot.py).
 """
 import csv
 import io
@@ -130,7 +130,7 @@ def test_an_overrun_alert_reaches_the_supervisor_only(server, agents, console, m
     ana.page.wait_for_timeout(1_500)  # so the table below shows João's away time
     ana.page.get_by_role("button", name="Refresh").click()
     expect(ana.report_cell("João Silva", "away")).not_to_have_attribute("data-seconds", "0")
-    ana.shot("overrun-alert")  # docs/console.png is a copy of this one
+    ana.shot("overrun-alert")
     expect(joao.page.locator("#alerts li")).to_have_count(0)
     ana.page.get_by_role("button", name="Dismiss the alert about João Silva").click()
     expect(ana.alerts).to_have_count(0)
