@@ -251,15 +251,20 @@ def _rename_presence():
     return update(P).where(P.c.agent_id == bindparam("b_agent")).values(name=bindparam("b_name"))
 
 
-def _create(agent_id, org, name, role, email=None, password=None):
+def _create(agent_id, org, name, role, email=None, password=None, teams=()):
     db.session.add(Agent(id=agent_id, org=org, name=name, role=role, email=email,
                          password_hash=generate_password_hash(password) if password else None))
     db.session.flush()
-    db.session.add(Presence(agent_id=agent_id, org=org, name=name))
+    db.session.add(Presence(agent_id=agent_id, org=org, name=name, teams=" ".join(teams)))
+    db.session.flush()
+    _set_teams(org, agent_id, teams)
 
 
-def create_agent(email, name, password, org="default", role="agent", agent_id=None):
-    """Create an agent with a password for standalone login; return its id."""
+def create_agent(email, name, password, org="default", role="agent", agent_id=None, teams=()):
+    """Create an agent with a password for standalone login (its logins carry `teams`); return its id."""
+    if len(teams) > MAX_TEAMS or not all(isinstance(team, str) and TEAM.fullmatch(team) for team in teams):
+        raise ValidationError(f"teams must be at most {MAX_TEAMS} team ids, each 1-64 characters of "
+                              "letters, digits and _.:@+-")
     if not ORG.fullmatch(org):
         raise ValidationError("org must be 1-64 characters of letters, digits and _.:@+-")
     if role not in ROLES:
@@ -277,7 +282,7 @@ def create_agent(email, name, password, org="default", role="agent", agent_id=No
         agent_id = (db.session.scalar(select(func.max(Agent.id))) or 0) + 1
     elif db.session.get(Agent, agent_id) is not None:
         raise ValidationError(f"agent {agent_id} exists already")
-    _create(agent_id, org, name.strip(), role, email=email, password=password)
+    _create(agent_id, org, name.strip(), role, email=email, password=password, teams=tuple(sorted(set(teams))))
     db.session.commit()
     return agent_id
 
@@ -297,6 +302,10 @@ def login(email, password):
     if agent.deactivated_at is not None:
         raise AgentDeactivated("this agent has been deactivated")
     claims = {"name": agent.name, "org": agent.org, "role": agent.role}
+    # The teams the agent has now (a token without them would take the agent out of its teams).
+    teams = db.session.scalar(select(Presence.teams).where(Presence.agent_id == agent.id))
+    if teams:
+        claims["teams"] = teams.split()
     token = create_access_token(identity=str(agent.id), additional_claims=claims)
     ttl = current_app.config["JWT_ACCESS_TOKEN_EXPIRES"]
     return {"access_token": token, "token_type": "Bearer", "expires_in": int(ttl),
