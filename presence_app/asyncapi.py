@@ -66,7 +66,7 @@ def _json_schemas():
 
 def _add(spec, schema):
     if schema.__name__ not in spec.components.schemas:
-        spec.components.schema(schema.__name__, schema=schema)
+        spec.components.schema(schema.__name__, getattr(schema, "OPENAPI", None), schema=schema)  # rules across fields
 
 
 def _ref(schema):
