@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Developer entry: `./dev.py run` serves embedded mode on :8001; `./dev.py test` runs every test;
-`./dev.py prod` runs the production topology locally (release, two web processes and a worker).
+`./dev.py prod` runs the production topology locally (release, two web processes and a worker);
+`./dev.py cluster` runs it whole behind HAProxy, with PostgreSQL and Redis of its own (deploy/).
 
 Both need only Python 3.11+: they make .venv, install the hashed locks (requirements.txt,
 requirements-dev.txt) when those change, and (run) apply migrations and create the demo agents
@@ -14,6 +15,8 @@ import subprocess
 import sys
 import time
 import venv
+
+from deploy import cluster as deploy_cluster
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 VENV = os.path.join(ROOT, ".venv")
@@ -101,9 +104,6 @@ def run(args):
     os.execve(PYTHON, [PYTHON, "wsgi.py", *args], env)
 
 
-STOP_SECONDS = 10  # a child that has not stopped this long after SIGTERM is killed
-
-
 def prod(_args):
     """Production topology on this machine: release, web on PORT and PORT+1, a worker; Ctrl-C or SIGTERM stops all."""
     env = dict(os.environ)
@@ -134,26 +134,13 @@ def prod(_args):
         signal.signal(signum, lambda signum, _frame: stopping.append(signum))
     while not stopping and all(child.poll() is None for child in children.values()):
         time.sleep(0.2)
-    sys.exit(_stop_all(children, stopping))
+    sys.exit(deploy_cluster.stop_all(children, stopping, _say))
 
 
-def _stop_all(children, stopping):
-    """SIGTERM every child still running, wait, kill the stragglers; the exit status of the whole."""
-    ended = [name for name, child in children.items() if child.poll() is not None]
-    if ended and not stopping:
-        _say(f"{', '.join(ended)} exited; stopping the others")
-    for child in children.values():
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM)
-    for name, child in children.items():
-        try:
-            child.wait(timeout=STOP_SECONDS)
-        except subprocess.TimeoutExpired:
-            _say(f"{name} did not stop within {STOP_SECONDS} s; killing it")
-            child.kill()
-            child.wait()
-    _say("stopped")
-    return 0 if stopping else 1
+def cluster(_args):
+    """The whole topology behind HAProxy: PostgreSQL, Redis, 3 web processes, 2 workers; Ctrl-C or SIGTERM stops all."""
+    ensure_venv("requirements.txt")
+    sys.exit(deploy_cluster.run(PYTHON, _say))
 
 
 def test(args):
@@ -206,8 +193,8 @@ def lock(args):
 
 
 if __name__ == "__main__":
-    commands = {"run": run, "prod": prod, "test": test, "install": install, "lock": lock}
+    commands = {"run": run, "prod": prod, "cluster": cluster, "test": test, "install": install, "lock": lock}
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
-        sys.exit("usage: ./dev.py run | ./dev.py prod | ./dev.py test [pytest args] | ./dev.py install | "
-                 "./dev.py lock [uv args]")
+        sys.exit("usage: ./dev.py run | ./dev.py prod | ./dev.py cluster | ./dev.py test [pytest args] | "
+                 "./dev.py install | ./dev.py lock [uv args]")
     commands[sys.argv[1]](sys.argv[2:])

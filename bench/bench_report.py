@@ -17,7 +17,7 @@ from sqlalchemy import select, text
 
 from presence_app.dbtime import now
 from presence_app.extensions import db
-from presence_app.services import reports
+from presence_app.services import ledger, reports
 from presence_app.services.identity import Identity
 
 AGENTS, PER_DAY, DAYS, REPEATS = 1_000, 50, 31, 5
@@ -47,6 +47,7 @@ def main():
         seed(AGENTS, status="online")
         start = (db.session.scalar(select(now())) - timedelta(days=DAYS + 1)).replace(hour=0, minute=0, second=0,
                                                                                       microsecond=0)
+        ledger.ensure_partitions(start, db.session.scalar(select(now())))  # PostgreSQL's monthly partitions (0008)
         began = time.perf_counter()
         db.session.execute(text(SEED), {"start": start, "per_day": PER_DAY, "changes": PER_DAY * DAYS,
                                         "agents": AGENTS})

@@ -13,6 +13,8 @@ from sqlalchemy import event
 from . import cli, config, errors, fanout, http, logs, metrics, notify, sockets, throttle  # noqa: F401
 from .extensions import db, jwt, migrate, socketio
 
+DBWAIT_MARGIN_SECONDS = 0.5  # past the statement timeout, for the server's own cancel to arrive
+
 
 class App(Flask):
     """Flask, with the URL map and the request context of http."""
@@ -35,6 +37,7 @@ def create_app(env=None, role="web"):
     logs.init_app(app)
     metrics.init_app(app, live_sockets=lambda: len(sockets.live_sockets(app)))
     register_extensions(app)
+    bound_database_waits(app)
     register_socketio(app, role)
     http.init_app(app)
     register_blueprints(app)
@@ -57,6 +60,19 @@ def register_extensions(app):
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             _tune_sqlite(db.engine)
+
+
+def bound_database_waits(app):
+    """Under eventlet (wsgi.py patched psycopg2), no wait for PostgreSQL outlasts its bound (dbwait)."""
+    if app.config["ASYNC_MODE"] != "eventlet" or not app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        return
+    from psycopg2 import extensions
+
+    if extensions.get_wait_callback() is not None:
+        from . import dbwait
+
+        seconds = app.config["DB_STATEMENT_TIMEOUT_MS"] / 1000 + DBWAIT_MARGIN_SECONDS
+        dbwait.install(seconds, app.config["DB_CONNECT_TIMEOUT_SECONDS"])
 
 
 def _tune_sqlite(engine):
@@ -83,7 +99,7 @@ def register_socketio(app, role):
         socketio.init_app(None, client_manager=manager, async_mode="threading")
         return
     if app.config["ASYNC_MODE"] == "eventlet":
-        # Known and documented (README, "Async mode"); the banner would greet every command.
+        # Known and documented (docs/design.md, "Async mode"); the banner would greet every command.
         warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
     manager = fanout.RedisQueue(url, app.config["REDIS_OPTIONS"]) if url else fanout.LocalQueue()
     notify.init_app(app, manager)

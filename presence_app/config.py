@@ -13,7 +13,7 @@ MIN_METRICS_TOKEN = 16
 # The contract's retry schedule of a webhook message: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
 WEBHOOK_RETRIES = (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
 MAX_MESSAGE_BYTES = 16 * 1024  # a REST body or a Socket.IO message
-DB_CONNECT_TIMEOUT_SECONDS = 5  # an unreachable database answers 503 after this, not a hung request
+DB_POOL_TIMEOUT_SECONDS = 5  # a request waits this long for a pooled connection, then answers 503
 
 
 class ConfigError(RuntimeError):
@@ -43,11 +43,14 @@ def database_url(url):
     return url
 
 
-def _engine_options(url):
+def _engine_options(url, connect_timeout, statement_timeout_ms):
     # pool_pre_ping: a server connection that broke during an outage is replaced, not used
-    # (a SQLite file has no connection to lose).
+    # (a SQLite file has no connection to lose). The server cancels a statement past its timeout;
+    # a frozen server cannot, which dbwait bounds on the client's side.
     if url.startswith("postgresql"):
-        return {"pool_pre_ping": True, "connect_args": {"connect_timeout": DB_CONNECT_TIMEOUT_SECONDS}}
+        return {"pool_pre_ping": True, "pool_timeout": DB_POOL_TIMEOUT_SECONDS,
+                "connect_args": {"connect_timeout": connect_timeout,
+                                 "options": f"-c statement_timeout={statement_timeout_ms}"}}
     return {}
 
 
@@ -155,6 +158,8 @@ def from_env(env, instance_path):
     typing_timeout = _number(env, "TYPING_TIMEOUT_SECONDS", 30)
     beat = _number(env, "PROCESS_BEAT_SECONDS", 5)
     log_format = env.get("LOG_FORMAT") or "text"
+    connect_timeout = _count(env, "DB_CONNECT_TIMEOUT_SECONDS", 3)
+    statement_timeout = _count(env, "DB_STATEMENT_TIMEOUT_MS", 5000, minimum=100)
     if log_format not in LOG_FORMATS:
         raise ConfigError(f"LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}")
     return {
@@ -166,7 +171,9 @@ def from_env(env, instance_path):
         "REDIS_URL": redis_url,
         "REDIS_OPTIONS": _redis_options(env, redis_url),
         "SQLALCHEMY_DATABASE_URI": url,
-        "SQLALCHEMY_ENGINE_OPTIONS": _engine_options(url),
+        "SQLALCHEMY_ENGINE_OPTIONS": _engine_options(url, connect_timeout, statement_timeout),
+        "DB_CONNECT_TIMEOUT_SECONDS": connect_timeout,
+        "DB_STATEMENT_TIMEOUT_MS": statement_timeout,
         "JWT_SECRET_KEY": _jwt_secret(env, app_env),
         "JWT_ALGORITHM": "HS256",
         "JWT_DECODE_ALGORITHMS": ["HS256"],
@@ -185,12 +192,17 @@ def from_env(env, instance_path):
         # indicator never outlives TYPING_TIMEOUT_SECONDS by more than that.
         "TYPING_SWEEP_SECONDS": max(1, min(5, int(typing_timeout / 6))),
         "DISCONNECT_GRACE_SECONDS": _number(env, "DISCONNECT_GRACE_SECONDS", 10, minimum=0),
+        # On SIGTERM /health answers 503 this long before the listener closes: a balancer checking
+        # every second takes the process out of rotation first (deploy/haproxy.cfg).
+        "DRAIN_SECONDS": _number(env, "DRAIN_SECONDS", 2, minimum=0),
         "PROCESS_BEAT_SECONDS": beat,
         "IDLE_AWAY_SECONDS": _number(env, "IDLE_AWAY_SECONDS", 300, minimum=1),
         "STATUS_SWEEP_SECONDS": _number(env, "STATUS_SWEEP_SECONDS", 5, minimum=1),
         "PROCESS_DEAD_SECONDS": 3 * beat,
         "SCHEDULER_POLL_SECONDS": 1,
         "REPORT_ROLLUP_SECONDS": 600,  # closed days are rolled up within ten minutes (plus a margin)
+        "LEDGER_KEEP_SECONDS": 3600,  # months are created two ahead: an hourly look is plenty
+        "LEDGER_RETENTION_DAYS": _count(env, "LEDGER_RETENTION_DAYS", 400),
         "API_RATE_LIMIT": _limit(env, "API_RATE_LIMIT", "50 per second"),
         "SERVICE_RATE_LIMIT": _limit(env, "SERVICE_RATE_LIMIT", "1000 per second"),
         "LOGIN_RATE_LIMIT": _limit(env, "LOGIN_RATE_LIMIT", "10 per minute"),

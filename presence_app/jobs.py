@@ -3,7 +3,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .metrics import timed_job
-from .services import connections, deadlines, delivery, presence, reports, typing
+from .services import connections, deadlines, delivery, ledger, presence, reports, typing
 
 
 @timed_job
@@ -54,6 +54,12 @@ def prune_webhook_log():
     return delivery.prune()
 
 
+@timed_job
+def keep_ledger():
+    """Create the ledger's coming months and drop those past LEDGER_RETENTION_DAYS (SQLite: delete rows)."""
+    return ledger.keep()
+
+
 @dataclass(frozen=True)
 class Periodic:
     """A job and the config key holding its period in seconds."""
@@ -72,4 +78,5 @@ PERIODIC = (
     Periodic("roll_up_report_days", roll_up_report_days, "REPORT_ROLLUP_SECONDS"),
     Periodic("deliver_webhooks", deliver_webhooks, "WEBHOOK_POLL_SECONDS"),
     Periodic("prune_webhook_log", prune_webhook_log, "REPORT_ROLLUP_SECONDS"),
+    Periodic("keep_ledger", keep_ledger, "LEDGER_KEEP_SECONDS"),
 )

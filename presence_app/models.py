@@ -178,7 +178,7 @@ class PresenceChange(db.Model):
     reason: Mapped[str] = mapped_column(String(16))
     at: Mapped[datetime] = mapped_column(DateTime)
     reason_code: Mapped[str | None] = mapped_column(String(32))
-    # Who made the change: the agent, its supervisor, or null for the system (README, "Audit").
+    # Who made the change: the agent, its supervisor, or null for the system (docs/supervisors.md, "Audit").
     actor_id: Mapped[int | None] = mapped_column(BigInteger)
 
     __table_args__ = (
@@ -262,9 +262,11 @@ class TypingIndicator(db.Model):
 
 
 class Hearing(db.Model):
-    """One row: since when the service has heard agents without a gap, and when the sweep last ran."""
+    """One row: since when the service has heard agents without a gap; when the sweep and the reaper last ran."""
 
     __tablename__ = "hearing"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     heard_since: Mapped[datetime] = mapped_column(DateTime)
     swept_at: Mapped[datetime | None] = mapped_column(DateTime)
+    reaped_at: Mapped[datetime | None] = mapped_column(DateTime)
+    reaping_since: Mapped[datetime | None] = mapped_column(DateTime)

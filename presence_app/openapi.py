@@ -69,7 +69,6 @@ def register_fields(ma):
     ma.map_to_openapi_type(schemas.Instant, "string", "date-time")
     ma.map_to_openapi_type(schemas.StrictInteger, "integer", None)
     ma.map_to_openapi_type(schemas.StrictBoolean, "boolean", None)
-    ma.map_to_openapi_type(schemas.Cursor, "string", None)
 
 
 def _build(app):
@@ -84,8 +83,12 @@ def _build(app):
         if status in (429, 503):
             response["headers"] = _RETRY_AFTER
         spec.components.response(f"E{status}", response)
-    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
-        doc = getattr(app.view_functions[rule.endpoint], "apidoc", None)
+    rules = sorted(app.url_map.iter_rules(), key=lambda r: r.rule)
+    docs = [(rule, getattr(app.view_functions[rule.endpoint], "apidoc", None)) for rule in rules]
+    for body in {doc.body for _, doc in docs if doc is not None and hasattr(doc.body, "OPENAPI")}:
+        # Rules across fields (a schema's OPENAPI: not both, at least one), beside what its fields say.
+        spec.components.schema(ma.schema_name_resolver(body), body.OPENAPI, schema=body)
+    for rule, doc in docs:
         if doc is not None:
             _add_path(spec, rule, doc, app.view_functions[rule.endpoint].__doc__)
     answer = spec.to_dict()
@@ -111,7 +114,8 @@ def _operation(rule, doc, docstring):
     if doc.query is not None:
         operation["parameters"] = [{"in": "query", "schema": doc.query}]
     if doc.body is not None:
-        required = any(f.required for f in doc.body._declared_fields.values())
+        required = any(f.required for f in doc.body._declared_fields.values()) or "minProperties" in getattr(
+            doc.body, "OPENAPI", {})
         operation["requestBody"] = {"required": required, "content": {"application/json": {"schema": doc.body}}}
     for status, answer in doc.answers.items():
         operation["responses"][str(status)] = _answer({doc.media: answer}, "Answered with this body")

@@ -12,7 +12,7 @@ from .errors import translate
 from .extensions import db, socketio
 from .jobs import PERIODIC
 from .services import agents, connections, rosters, routing
-from .sockets import expire_sessions, live_sockets
+from .sockets import expire_sessions, live_sockets, opening_sockets
 
 log = logging.getLogger(__name__)
 QUEUE = "presence"
@@ -21,6 +21,8 @@ SESSION_CHECK_SECONDS = 1  # sockets whose token expired are told and closed wit
 DEPARTURES_CHECK_SECONDS = 1  # another process's deactivation reaches this one's cache and sockets within this
 DRAIN_SECONDS = 0.5  # on a clean stop: for requests in flight to finish
 STOPPING = "presence_stopping"
+REDIS_CONNECT_SECONDS = 5  # the worker's Redis: an unreachable one is retried, never waited on forever
+BEAT_RETRY_SECONDS = 1  # after a failed beat (the database away): the next try, so its rows are mended soon after
 
 
 def start_web(app):
@@ -29,7 +31,8 @@ def start_web(app):
         connections.register_process(app.config["PROCESS_ID"])
         routing.reconcile_spare()
     app.extensions[STOPPING] = threading.Event()
-    socketio.start_background_task(_every, app, app.config["PROCESS_BEAT_SECONDS"], _beat, "beat")
+    beat = app.config["PROCESS_BEAT_SECONDS"]
+    socketio.start_background_task(_every, app, beat, _beat, "beat", min(beat, BEAT_RETRY_SECONDS))
     socketio.start_background_task(_every, app, SESSION_CHECK_SECONDS, lambda: expire_sessions(app), "sessions")
     socketio.start_background_task(_every, app, DEPARTURES_CHECK_SECONDS, _departures, "departures")
     if not app.config["REDIS_URL"]:
@@ -61,8 +64,9 @@ def stop_web(app):
 
 
 def _beat():
-    live = {sid: socket.identity for sid, socket in list(live_sockets().items())}
-    connections.beat(current_app.config["PROCESS_ID"], live)
+    sockets = live_sockets()
+    present = lambda: ({sid: s.identity for sid, s in list(sockets.items())}, set(opening_sockets()))  # noqa: E731
+    connections.beat(current_app.config["PROCESS_ID"], present)
     notify.database_time(rosters.database_now())  # cursors made by this process use the database's clock
 
 
@@ -70,12 +74,14 @@ def _departures():
     agents.close_departed({sid: socket.identity.agent_id for sid, socket in list(live_sockets().items())})
 
 
-def _every(app, seconds, func, name):
-    stopping = app.extensions[STOPPING]
+def _every(app, seconds, func, name, retry=None):
+    """Run `func` every `seconds`; after a failed pass, every `retry` seconds until one succeeds."""
+    stopping, pause = app.extensions[STOPPING], seconds
     while True:
-        socketio.sleep(seconds)
+        socketio.sleep(pause)
         if stopping.is_set():
             return
+        pause = seconds
         with app.app_context():
             try:
                 func()
@@ -83,6 +89,7 @@ def _every(app, seconds, func, name):
                 if translate(exc) is None:
                     log.exception("periodic %s failed", name)
                 db.session.rollback()
+                pause = retry or seconds
 
 
 def job_id(job):
@@ -165,7 +172,9 @@ def run_worker(app):
     if config["METRICS_PORT"]:
         metrics.serve_worker_metrics(config)
         log.info("metrics on http://%s:%s/metrics", config["HOST"], config["METRICS_PORT"])
-    connection = Redis.from_url(config["REDIS_URL"], **config["REDIS_OPTIONS"])
+    # A connect timeout only: RQ's blocking dequeue must not time out its reads.
+    connection = Redis.from_url(config["REDIS_URL"], socket_connect_timeout=REDIS_CONNECT_SECONDS,
+                                **config["REDIS_OPTIONS"])
     _wait_for(connection)
     stop = threading.Event()
     if config["METRICS_LOG_SECONDS"]:

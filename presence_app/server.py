@@ -10,6 +10,7 @@ import socket
 from . import logs
 from .extensions import socketio
 from .runtime import start_web, stop_web
+from .services.health import DRAINING
 
 GC_YOUNG_THRESHOLD = 50_000
 log = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ def serve(app):
     gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 20)
     for signum in (signal.SIGTERM, signal.SIGINT):
         # The handler only schedules the stop: no I/O may run inside a signal handler under eventlet.
-        signal.signal(signum, lambda *_: socketio.start_background_task(_stop, app, listener))
+        signal.signal(signum, lambda *_: _on_signal(app, listener))
     log.info("serving on http://%s:%s (%s, at most %s connections)", config["HOST"], config["PORT"], mode, limit)
     if mode == "eventlet":
         import eventlet.wsgi
@@ -97,7 +98,18 @@ def _probe_port(config):
     return None
 
 
+def _on_signal(app, listener):
+    # A second SIGTERM (or Ctrl-C) while draining changes nothing: the stop is under way.
+    if not app.extensions.get(DRAINING):
+        app.extensions[DRAINING] = True
+        socketio.start_background_task(_stop, app, listener)
+
+
 def _stop(app, listener):
+    # Still serving while /health answers 503: the balancer moves new requests and sockets away
+    # first, so none of them meets a closed port.
+    log.info("draining for %s s (/health answers 503), then stopping", app.config["DRAIN_SECONDS"])
+    socketio.sleep(app.config["DRAIN_SECONDS"])
     if listener is not None:
         listener.close()  # no new connections from here on
     stop_web(app)

@@ -13,8 +13,8 @@ from flask import current_app, request
 from flask_socketio import ConnectionRefusedError, join_room, leave_room
 
 from . import notify, throttle
-from .errors import Forbidden, LimitExceeded, NotFound, Unauthorized, ValidationError, to_wire
-from .extensions import socketio
+from .errors import Forbidden, LimitExceeded, NotFound, Unauthorized, ValidationError, to_wire, translate
+from .extensions import db, socketio
 from .interest import Interest, interest
 from .pacing import connecting, take_turn
 from .schemas.auth import TokenIn
@@ -26,8 +26,10 @@ from .services.identity import Identity, decode, ensure_agent, expired, refuse_q
 
 log = logging.getLogger(__name__)
 LIVE = "presence_live_sockets"
+OPENING = "presence_opening_sockets"
 TOO_DEEP = "\x00too-deep"  # the event name a message too deep to parse becomes
 PRESENCE_MODES = ("v1", "diff")
+YIELD_EVERY = 100  # sockets closed between two yields to the rest of the process
 
 
 class PacketJSON:
@@ -59,6 +61,11 @@ def live_sockets(app=None):
     return (app or current_app).extensions.setdefault(LIVE, {})
 
 
+def opening_sockets(app=None):
+    """Sids of this process being connected right now: their rows may exist before they are live."""
+    return (app or current_app).extensions.setdefault(OPENING, set())
+
+
 def _authenticate(auth):
     refuse_query_token(request.args, "pass io(url, {auth: {token}})")
     token = auth.get("token") if isinstance(auth, dict) else None
@@ -84,6 +91,15 @@ def _authenticate(auth):
 @socketio.on("connect")
 def on_connect(auth=None):
     """A console connects with {token} (presence: "diff", subscribe, counts) in auth; it gets presence_state."""
+    opening = opening_sockets()
+    opening.add(request.sid)
+    try:
+        _open(auth)
+    finally:
+        opening.discard(request.sid)
+
+
+def _open(auth):
     with connecting():
         try:
             live, since = _authenticate(auth)
@@ -116,24 +132,42 @@ def on_disconnect(*_reason):
     if live_sockets().pop(request.sid, None) is None:
         return
     take_turn()
-    agent_id, last = connections.disconnect(request.sid)
+    try:
+        agent_id, last = connections.disconnect(request.sid)
+    except Exception as exc:
+        if translate(exc) is None:
+            raise
+        db.session.rollback()  # the database is away: this process's next beat drops the row
+        return
     if last:
-        socketio.start_background_task(_settle_after_grace, current_app._get_current_object(), agent_id)
+        socketio.start_background_task(_settle_after_grace, current_app._get_current_object(), [agent_id])
 
 
-def _settle_after_grace(app, agent_id):
+def _settle_after_grace(app, agent_ids):
     # A little past the grace, so the database's clock has surely passed it too.
     socketio.sleep(app.config["DISCONNECT_GRACE_SECONDS"] + 0.2)
     with app.app_context():
-        connections.settle([agent_id])
+        connections.settle(agent_ids)
 
 
 def expire_sessions(app):
-    """Tell every socket whose token has expired, and disconnect it (run every second)."""
-    for sid, live in list(live_sockets(app).items()):
-        if expired(live.identity):
-            notify.session_expired(sid, iso_epoch(live.identity.expires_at))
-            socketio.server.disconnect(sid, namespace="/")
+    """Tell every socket whose token has expired and close it, then drop their rows in batches (every second).
+
+    A shift's tokens share one `exp`: their sockets close in one pass, one transaction per batch.
+    Should the database be away, the beat drops the rows later (they are no longer live).
+    """
+    live, closed = live_sockets(app), []
+    for sid, socket in list(live.items()):
+        if expired(socket.identity) and live.pop(sid, None) is not None:
+            notify.session_expired(sid, iso_epoch(socket.identity.expires_at))
+            socketio.server.disconnect(sid, namespace="/")  # on_disconnect finds it gone: no write of its own
+            closed.append(sid)
+            if len(closed) % YIELD_EVERY == 0:
+                socketio.sleep(0)
+    if closed:
+        orphaned = connections.disconnect_many(closed)
+        if orphaned:
+            socketio.start_background_task(_settle_after_grace, app, orphaned)
 
 
 def _admit(args):

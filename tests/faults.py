@@ -107,6 +107,26 @@ class PostgresCluster:
     def stop(self, mode="fast"):
         self._run("pg_ctl", "-D", self.data, "-m", mode, "-w", "stop")
 
+    def pids(self):
+        """The postmaster of this cluster and its children (backends and helpers), nothing else."""
+        with open(os.path.join(self.data, "postmaster.pid")) as handle:
+            postmaster = int(handle.readline())
+        children = subprocess.run(["ps", "-o", "pid=", "--ppid", str(postmaster)], capture_output=True,
+                                  text=True).stdout.split()
+        return [postmaster, *map(int, children)]
+
+    def freeze(self):
+        """SIGSTOP the cluster: it accepts connections (the kernel does) and answers nothing."""
+        self.frozen = self.pids()
+        for pid in self.frozen:
+            os.kill(pid, signal.SIGSTOP)
+
+    def thaw(self):
+        for pid in getattr(self, "frozen", []):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+        self.frozen = []
+
     def answers(self):
         try:
             engine = create_engine(self.url.replace("postgresql://", "postgresql+psycopg2://"),
@@ -119,6 +139,7 @@ class PostgresCluster:
             return False
 
     def destroy(self):
+        self.thaw()
         with contextlib.suppress(subprocess.SubprocessError):
             self.stop("immediate")
         shutil.rmtree(self.dir, ignore_errors=True)

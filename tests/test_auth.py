@@ -181,6 +181,26 @@ def test_create_agent_then_log_in_and_use_the_token(client, runner):
     assert (me["agent_id"], me["name"]) == (42, "Ana Souza")
 
 
+def test_an_agent_created_in_teams_logs_in_with_them_and_keeps_them(client, runner):
+    result = create_agent(runner, "--email", "bea@example.com", "--name", "Bea", "--password", "long-enough",
+                          "--team", "sales", "--team", "billing")
+    assert result.exit_code == 0, result.output
+    token = client.post(LOGIN, json={"email": "bea@example.com", "password": "long-enough"}).json["access_token"]
+    assert pyjwt.decode(token, SECRET, algorithms=["HS256"])["teams"] == ["billing", "sales"]
+
+    me = client.get(ME, headers=auth(f"Bearer {token}")).json  # the login's token leaves the teams as they are
+    assert me["teams"] == ["billing", "sales"]
+    assert client.get("/api/v1/presence/?team=sales", headers=auth(f"Bearer {token}")).json["count"] == 1
+
+
+def test_create_agent_refuses_a_bad_team(app, runner):
+    result = create_agent(runner, "--email", "bea@example.com", "--name", "Bea", "--password", "long-enough",
+                          "--team", "no spaces")
+    assert result.exit_code != 0
+    assert "teams must be" in result.output
+    assert count(app, Agent) == 0
+
+
 def test_create_agent_numbers_agents_when_no_id_is_given(client, runner):
     assert "created agent 1 " in create_agent(runner, "--email", "a@example.com", "--name", "A",
                                               "--password", "long-enough").output

@@ -21,10 +21,15 @@ def procfile():
                 if ":" in line and not line.startswith("#"))
 
 
-def readme_settings():
-    """The variables of the README's configuration table."""
-    section = _read("README.md").split("\n## Configuration\n", 1)[1].split("\n## ", 1)[0]
-    return set(re.findall(r"^\| `([A-Z][A-Z0-9_]*)` \|", section, re.M))
+def documented_settings():
+    """The variables of the configuration table in docs/configuration.md."""
+    return set(re.findall(r"^\| `([A-Z][A-Z0-9_]*)` \|", _read("docs/configuration.md"), re.M))
+
+
+def settings_read_by_config():
+    """Every environment variable presence_app/config.py reads."""
+    source = _read("presence_app/config.py")
+    return set(re.findall(r'(?:env\.get\(|_(?:number|count|limit)\(env, )"([A-Z][A-Z0-9_]*)"', source))
 
 
 def pins(name):
@@ -48,15 +53,22 @@ def test_app_json_is_well_formed_and_runs_what_the_procfile_runs():
     assert {addon["plan"].split(":")[0]: addon["as"] for addon in app["addons"]} == {
         "heroku-postgresql": "DATABASE", "heroku-redis": "REDIS"}
     assert app["env"]["APP_ENV"]["value"] == "production"
+    assert app["env"]["TRUSTED_PROXY_COUNT"]["value"] == "1"  # the router's hop: else one login budget for all
     assert app["env"]["JWT_SECRET_KEY"] == {"description": app["env"]["JWT_SECRET_KEY"]["description"],
                                             "generator": "secret"}
     assert all(spec.get("description") for spec in app["env"].values())
 
 
-def test_every_setting_app_json_names_or_its_add_ons_provide_is_in_the_readme_table():
+def test_every_setting_app_json_names_or_its_add_ons_provide_is_in_the_configuration_table():
     app = json.loads(_read("app.json"))
     named = set(app["env"]) | {addon["as"] + "_URL" for addon in app["addons"]}
-    assert named <= readme_settings(), named - readme_settings()
+    assert named <= documented_settings(), named - documented_settings()
+
+
+def test_every_setting_config_reads_is_in_the_configuration_table_and_nothing_else_is():
+    read = settings_read_by_config()
+    assert {"APP_ENV", "JWT_SECRET_KEY", "PORT", "COUNTS_INTERVAL_MS", "METRICS_LOG_SECONDS"} <= read
+    assert read == documented_settings(), (read ^ documented_settings())
 
 
 def test_release_and_web_commands_run_with_app_json_settings(tmp_path):

@@ -74,7 +74,7 @@ def test_a_late_beat_of_a_web_process_counts_timeouts_from_now(app, client):
 
     assert run_job(app, jobs.check_agent_presence_timeout) == 0, "a process that may be deaf holds the sweep"
     with app.app_context():
-        connections.beat("web-a", {})  # it beats again, late: it heard nobody meanwhile
+        connections.beat("web-a", lambda: ({}, set()))  # it beats again, late: it heard nobody meanwhile
     assert heard_since(app) > ago(5)
     assert run_job(app, jobs.check_agent_presence_timeout) == 0
 
@@ -82,7 +82,7 @@ def test_a_late_beat_of_a_web_process_counts_timeouts_from_now(app, client):
 def test_a_beat_on_time_changes_nothing(app, client):
     with app.app_context():
         connections.register_process("web-a")
-        connections.beat("web-a", {})
+        connections.beat("web-a", lambda: ({}, set()))
     assert heard_since(app) < ago(3600)
 
 
@@ -96,6 +96,22 @@ def test_right_after_an_outage_a_silent_process_is_not_reaped_yet(app, client, c
         hearing.heard_again()  # the database just came back
         db.session.commit()
     assert run_job(app, connections.reap_dead_processes) == 0
-    sql(app, "UPDATE hearing SET heard_since = :t", t=ago(app.config["PROCESS_DEAD_SECONDS"] + 1))
+    sql(app, "UPDATE hearing SET heard_since = :t, reaping_since = :t", t=ago(app.config["PROCESS_DEAD_SECONDS"] + 1))
     assert run_job(app, connections.reap_dead_processes) == 1  # still silent after that: dead
+    sio.disconnect()
+
+
+def test_a_gap_in_the_reapers_passes_restarts_its_clock(app, client, connect):
+    sio = connect(1)
+    beat = app.config["PROCESS_BEAT_SECONDS"]
+    with app.app_context():
+        db.session.execute(text("INSERT INTO web_processes (id, started_at, beat_at) VALUES (:i, :t, :t)"),
+                           {"i": app.config["PROCESS_ID"], "t": ago(60)})
+        db.session.commit()
+    long_ago = ago(app.config["PROCESS_DEAD_SECONDS"] + 60)
+    # The reaper's passes failed too (the database was away): its first pass after is no verdict.
+    sql(app, "UPDATE hearing SET heard_since = :t, reaping_since = :t, reaped_at = :r", t=long_ago, r=ago(2 * beat + 1))
+    assert run_job(app, connections.reap_dead_processes) == 0
+    sql(app, "UPDATE hearing SET reaping_since = :t", t=long_ago)
+    assert run_job(app, connections.reap_dead_processes) == 1  # passes without a gap, and still silent: dead
     sio.disconnect()

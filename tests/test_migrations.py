@@ -11,13 +11,14 @@ from sqlalchemy import create_engine, inspect, text
 from presence_app import create_app
 from presence_app.config import database_url as sa_url
 from presence_app.extensions import db
+from presence_app.services.ledger import is_partition, schema_filters
 
 from .support import SECRET
 
 TABLES = {"agents", "presence", "presence_changes", "connections", "web_processes", "typing_indicators",
           "reason_codes", "hearing", "report_days", "report_rollup", "agent_teams", "chat_assignments",
           "webhook_endpoints", "webhook_events", "webhook_messages", "webhook_attempts"}
-HEAD = ["0007"]
+HEAD = ["0009"]
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -71,8 +72,9 @@ def relations(app):
 
 
 def tables(app):
+    """Tables by name; the ledger's partitions (PostgreSQL) are the ledger's, not tables of their own."""
     with app.app_context():
-        return set(inspect(db.engine).get_table_names())
+        return {name for name in inspect(db.engine).get_table_names() if not is_partition(name)}
 
 
 def revision(app):
@@ -101,7 +103,8 @@ def test_the_migrated_schema_matches_the_models(empty_app):
     flask_db(empty_app, "upgrade")
     flask_db(empty_app, "check")  # alembic autogenerate finds nothing to add
     with empty_app.app_context(), db.engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True, "compare_server_default": True})
+        context = MigrationContext.configure(conn, opts={"compare_type": True, "compare_server_default": True,
+                                                         **schema_filters(conn.dialect.name)})
         assert compare_metadata(context, db.metadata) == []
 
 
@@ -161,9 +164,49 @@ def test_on_postgresql_the_ledgers_seq_index_covers_the_report(empty_app):
             pytest.skip("INCLUDE columns are PostgreSQL's")
         definition = conn.execute(text("SELECT indexdef FROM pg_indexes WHERE indexname = :n"),
                                   {"n": "uq_presence_changes_agent_seq"}).scalar()
+    # Partitioned by month (0008): a unique key of a partitioned table carries the partition key.
+    assert definition.endswith("(agent_id, seq, at) INCLUDE (to_status, websocket_connected, reason_code)")
+    flask_db(empty_app, "downgrade", "0006")
+    with empty_app.app_context(), db.engine.connect() as conn:
+        definition = conn.execute(text("SELECT indexdef FROM pg_indexes WHERE indexname = :n"),
+                                  {"n": "uq_presence_changes_agent_seq"}).scalar()
     assert definition.endswith("(agent_id, seq) INCLUDE (at, to_status, websocket_connected, reason_code)")
     flask_db(empty_app, "downgrade", "0002")
     with empty_app.app_context(), db.engine.connect() as conn:
         definition = conn.execute(text("SELECT indexdef FROM pg_indexes WHERE indexname = :n"),
                                   {"n": "uq_presence_changes_agent_seq"}).scalar()
     assert definition.endswith("(agent_id, seq)")
+
+
+def test_0008_partitions_the_ledger_by_month_on_postgresql_keeping_its_rows_and_back(empty_app):
+    flask_db(empty_app, "upgrade", "0006")
+    with empty_app.app_context(), db.engine.begin() as conn:
+        postgres = db.engine.dialect.name == "postgresql"
+        conn.execute(text("INSERT INTO agents (id, org, name, role, created_at) "
+                          "VALUES (5, 'default', 'Ana', 'agent', '2026-01-02 10:00:00')"))
+        for seq, at in enumerate(("2026-01-02 10:00:00", "2026-03-31 23:59:59", "2026-04-01 00:00:00"), 1):
+            conn.execute(text("INSERT INTO presence_changes (agent_id, org, seq, from_status, to_status, message, "
+                              "websocket_connected, reason, at) VALUES (5, 'default', :seq, 'offline', 'online', '', "
+                              "false, 'manual', :at)"), {"seq": seq, "at": at})
+    flask_db(empty_app, "upgrade")
+    parts = {name for name in relations(empty_app) if is_partition(name)}
+    if not postgres:
+        assert not parts
+        with empty_app.app_context(), db.engine.connect() as conn:
+            assert conn.execute(text("SELECT seq FROM presence_changes ORDER BY seq")).scalars().all() == [1, 2, 3]
+        return
+    with empty_app.app_context(), db.engine.connect() as conn:
+        rows = conn.execute(text("SELECT seq, tableoid::regclass::text FROM presence_changes ORDER BY seq")).all()
+        this = conn.execute(text("SELECT to_char(timezone('utc', now()), '\"y\"YYYY\"m\"MM')")).scalar()
+    assert rows == [(1, "presence_changes_y2026m01"), (2, "presence_changes_y2026m03"),
+                    (3, "presence_changes_y2026m04")]
+    assert {"presence_changes_default", "presence_changes_y2026m01", "presence_changes_y2026m02",
+            f"presence_changes_{this}"} <= parts
+
+    flask_db(empty_app, "downgrade", "0006")
+    with empty_app.app_context(), db.engine.connect() as conn:
+        assert conn.execute(text("SELECT seq FROM presence_changes ORDER BY seq")).scalars().all() == [1, 2, 3]
+        assert conn.execute(text("SELECT relkind FROM pg_class WHERE relname = 'presence_changes'")).scalar() == "r"
+    assert not {name for name in relations(empty_app) if is_partition(name)}
+    flask_db(empty_app, "upgrade")
+    assert revision(empty_app) == HEAD

@@ -304,3 +304,20 @@ def test_a_deadline_passing_while_the_sweep_runs_is_applied_by_the_next_sweep_ne
     assert expire(app) == 1
     assert database.reasons(5) == ["manual", "manual", "expired"]
     assert (me(client)["status"], me(client)["status_message"]) == ("online", "Queue A")
+
+
+def test_an_expiring_status_set_after_a_timeout_returns_to_what_the_timeout_took_never_its_offline(app, client,
+                                                                                                   database):
+    set_status(client, 5, {"status": "online", "message": "Queue A"})
+    silence(app, 5)
+    assert run_job(app, jobs.check_agent_presence_timeout) == 1
+    assert me(client)["status"] == "offline"
+
+    assert set_status(client, 5, {"status": "busy", "message": "Call", "for_minutes": 5}).json["status"] == "busy"
+    assert client.post("/api/v1/presence/heartbeat/", headers=bearer(5)).status_code == 200
+    lapse(app)
+    assert expire(app) == 1
+
+    back = me(client)
+    assert (back["status"], back["status_message"], back["status_until"]) == ("online", "Queue A", None)
+    assert database.reasons(5) == ["manual", "timeout", "manual", "expired"]

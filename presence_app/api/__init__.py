@@ -6,7 +6,7 @@ from ..errors import Forbidden, Unauthorized
 from ..services.identity import bearer_token, decode, ensure_agent, refuse_query_token
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
-PUBLIC = {"api.issue_token", "api.openapi_document", "api.asyncapi_document", "api.docs_page"}
+PUBLIC = {"api.issue_token", "api.openapi_document", "api.asyncapi_document", "api.docs_page", "api.events_page"}
 
 
 @bp.before_request

@@ -11,6 +11,6 @@ health_bp = Blueprint("health", __name__)
 @health_bp.get("/health")
 @documented(Health, public=True, answers={503: Health})
 def health():
-    """Say whether the process, its database and (when used) Redis answer."""
+    """Say whether the process, its database and (when used) Redis answer; 503 while it drains."""
     report = check()
-    return report, 503 if report["status"] == "error" else 200
+    return report, 503 if report["status"] in ("error", "draining") else 200

@@ -17,7 +17,7 @@ def agent_history(agent_id):
 
 
 @bp.get("/reports/time-in-status/")
-@documented(Report, query=ReportQuery, errors=(403,), also={"text/csv": {"type": "string"}})
+@documented(Report, query=ReportQuery, errors=(403, 404), also={"text/csv": {"type": "string"}})
 def time_in_status():
     """Seconds in each status per agent (or per agent and UTC day), from the ledger."""
     query = load(ReportQuery, request.args.to_dict())

@@ -2,7 +2,7 @@
 from flask import request
 
 from ..openapi import documented
-from ..schemas.base import Empty, load, load_json, make_cursor
+from ..schemas.base import Empty, load, load_json
 from ..schemas.webhooks import DeliveriesQuery, EndpointIn
 from ..services import webhooks
 from ..shapes.webhooks import Deleted, Deliveries, Endpoints, NewEndpoint, Redelivery, RotatedEndpoint
@@ -48,7 +48,7 @@ def deliveries(endpoint_id):
     """The endpoint's delivery log: one row per attempt, newest first."""
     actor = manager()
     page, after = webhooks.deliveries(actor.org, endpoint_id, **load(DeliveriesQuery, request.args.to_dict()))
-    return {"deliveries": page, "next_cursor": after and make_cursor(after)}
+    return {"deliveries": page, "next_cursor": after}
 
 
 @bp.post("/webhooks/<endpoint_id>/deliveries/<message_id>/redeliver/")

@@ -1,7 +1,7 @@
 """Logins and token refreshes."""
 from marshmallow import ValidationError as MarshmallowError, validate
 
-from .base import Strict, check_text, string
+from .base import NO_SURROGATES, TEXT_RULE, Strict, check_text, string
 
 
 def _encodable(value):
@@ -20,6 +20,7 @@ class LoginIn(Strict):
     """Body of POST /auth/token."""
 
     email = string(required=True, validate=[
-        validate.Length(min=3, max=254, error="must be 3-254 characters"), check_text])
+        validate.Length(min=3, max=254, error="must be 3-254 characters"), check_text], metadata=TEXT_RULE)
     password = string(required=True, validate=[
-        validate.Length(min=1, max=1024, error="must be 1-1024 characters"), _encodable])
+        validate.Length(min=1, max=1024, error="must be 1-1024 characters"), _encodable],
+        metadata=NO_SURROGATES)

@@ -1,23 +1,27 @@
-"""What every schema shares: text rules, strict fields, loading with the contract's errors, times and cursors."""
+"""What every schema shares: text rules, strict fields, loading with the contract's errors, and times."""
 import functools
 import json
 import re
 import time
 from datetime import UTC, datetime
 
-from flask import current_app
-from itsdangerous import BadData, URLSafeSerializer
 from marshmallow import RAISE, Schema, ValidationError as MarshmallowError, fields, validate
 
 from ..errors import ValidationError
 
 CHAT_ID = re.compile(r"[A-Za-z0-9_.:@+\-]{1,64}")
-# C0 and C1 controls, line/paragraph separators, lone surrogates, bidi overrides and isolates.
-FORBIDDEN_TEXT = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\u202a-\u202e\u2066-\u2069]")
+# C0 and C1 controls, line/paragraph separators, bidi overrides and isolates, and lone surrogates; written
+# with regex escapes, so that the OpenAPI document's patterns carry the same rules as plain text.
+_CONTROLS = r"\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+_SURROGATES = r"\ud800-\udfff"
+FORBIDDEN_TEXT = re.compile(f"[{_CONTROLS}{_SURROGATES}]")
+# A field's metadata: the text rules, in its schema. Surrogates have a pattern of their own: validators
+# built on Rust's regex cannot compile them, and drop that pattern alone rather than both.
+NO_SURROGATES = {"pattern": f"^[^{_SURROGATES}]*$"}
+TEXT_RULE = {"pattern": f"^[^{_CONTROLS}]*$", "allOf": [NO_SURROGATES]}
 MAX_DEPTH = 32
 CODE = re.compile(r"[A-Za-z0-9_\-]{1,32}")
 MAX_ID = 2**63 - 1
-CURSOR_SALT = "presence_app.history-cursor"
 
 
 def text_problem(value):
@@ -67,21 +71,33 @@ def check_code(value):
         raise MarshmallowError("must be 1-32 characters of letters, digits, _ and -")
 
 
-class Instant(fields.Field):
-    """ISO 8601 date and time with an offset (or Z), loaded as naive UTC, as the database keeps times."""
+# The years an instant may name: any offset then stays within what dates and a day's arithmetic hold
+# (the year 9999 overflowed them: a 500). The OpenAPI document carries the same pattern.
+INSTANT_YEAR = re.compile(r"[1-8][0-9]{3}-")
 
-    default_error_messages = {"invalid": "must be an ISO 8601 date and time with an offset, like 2025-10-11T21:00:00Z"}
+
+class Instant(fields.Field):
+    """ISO 8601 date and time with an offset (or Z), in the years 1000-8999, loaded as naive UTC (as stored)."""
+
+    default_error_messages = {"invalid": "must be an ISO 8601 date and time with an offset, like 2025-10-11T21:00:00Z",
+                              "range": "must be in the years 1000 to 8999"}
+
+    def __init__(self, **kwargs):
+        metadata = {"pattern": f"^{INSTANT_YEAR.pattern}", **kwargs.pop("metadata", {})}
+        super().__init__(metadata=metadata, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
-        if not isinstance(value, str) or not 10 <= len(value) <= 40:
+        if not isinstance(value, str) or not 10 <= len(value) <= 40 or not re.match(r"[0-9]{4}-", value):
             raise self.make_error("invalid")
         try:
             parsed = datetime.fromisoformat(value)
             if parsed.tzinfo is None:
                 raise ValueError("no offset")
-            return parsed.astimezone(UTC).replace(tzinfo=None)
-        except (ValueError, OverflowError):
+        except ValueError:
             raise self.make_error("invalid") from None
+        if not INSTANT_YEAR.match(value):
+            raise self.make_error("range")
+        return parsed.astimezone(UTC).replace(tzinfo=None)
 
 
 class StrictInteger(fields.Integer):
@@ -93,6 +109,8 @@ class StrictInteger(fields.Integer):
     def _deserialize(self, value, attr, data, **kwargs):
         if isinstance(value, bool):
             raise self.make_error("invalid")
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)  # 5.0 is an integer to JSON Schema, so to the OpenAPI document too
         return super()._deserialize(value, attr, data, **kwargs)
 
 
@@ -112,28 +130,6 @@ def int_range(low, high):
 
 class Empty(Strict):
     """A body that must carry nothing (heartbeat)."""
-
-
-class Cursor(fields.String):
-    """An opaque page cursor signed with the app's key: a forged or altered one is refused."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        text = super()._deserialize(value, attr, data, **kwargs)
-        try:
-            if len(text) <= 256:
-                return _cursor_signer().loads(text)
-        except BadData:
-            pass
-        raise MarshmallowError("is not a valid cursor")
-
-
-def _cursor_signer():
-    return URLSafeSerializer(current_app.config["JWT_SECRET_KEY"], salt=CURSOR_SALT)
-
-
-def make_cursor(payload):
-    """The signed cursor of a page's continuation."""
-    return _cursor_signer().dumps(payload)
 
 
 def load(schema_class, data):

@@ -6,6 +6,7 @@ from .base import (
     CHAT_ID,
     CODE,
     MAX_ID,
+    TEXT_RULE,
     Instant,
     Strict,
     StrictBoolean,
@@ -24,11 +25,16 @@ class StatusIn(Strict):
 
     status = string(required=True, validate=validate.OneOf(STATUSES, error=f"must be one of {', '.join(STATUSES)}"))
     message = string(load_default="", validate=[
-        validate.Length(max=140, error="must be at most 140 characters"), check_text])
+        validate.Length(max=140, error="must be at most 140 characters"), check_text], metadata=TEXT_RULE)
     reason_code = string(load_default=None, allow_none=True, validate=check_code,
-                         metadata={"pattern": f"^{CODE.pattern}$"})
-    until = Instant(load_default=None, allow_none=True)
+                         metadata={"pattern": f"^{CODE.pattern}$", "description":
+                                   "one of the org's reason codes (GET /reason-codes/) that allows this status"})
+    until = Instant(load_default=None, allow_none=True, metadata={
+        "description": "ISO 8601 with an offset, after the server's now and at most 24 hours ahead of it"})
     for_minutes = StrictInteger(load_default=None, allow_none=True, validate=int_range(1, 1440))
+    # The OpenAPI document states _one_deadline: not both (given and not null).
+    OPENAPI = {"not": {"required": ["until", "for_minutes"],
+                       "properties": {"until": {"type": "string"}, "for_minutes": {"type": "integer"}}}}
 
     @validates_schema
     def _one_deadline(self, data, **_kwargs):
@@ -93,7 +99,7 @@ def cursor_instant(cursor):
     if not isinstance(cursor, str) or not cursor.startswith(CURSOR_PREFIX):
         return None
     digits = cursor[len(CURSOR_PREFIX):]
-    return int(digits) / 1000 if digits.isdigit() and len(digits) <= 15 else None
+    return int(digits) / 1000 if digits.isdigit() and len(digits) <= 13 else None  # 13: until the year 2286
 
 
 def blank():

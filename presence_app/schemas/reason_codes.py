@@ -2,7 +2,7 @@
 from marshmallow import ValidationError as MarshmallowError, fields, validate, validates_schema
 
 from ..models import STATUSES
-from .base import CODE, Strict, StrictInteger, check_code, check_text, int_range, string
+from .base import CODE, TEXT_RULE, Strict, StrictInteger, check_code, check_text, int_range, string
 
 
 class ReasonCodeIn(Strict):
@@ -10,11 +10,11 @@ class ReasonCodeIn(Strict):
 
     code = string(required=True, validate=check_code, metadata={"pattern": f"^{CODE.pattern}$"})
     label = string(required=True, validate=[
-        validate.Length(min=1, max=64, error="must be 1-64 characters"), check_text])
+        validate.Length(min=1, max=64, error="must be 1-64 characters"), check_text], metadata=TEXT_RULE)
     statuses = fields.List(
         string(validate=validate.OneOf(STATUSES, error=f"must be one of {', '.join(STATUSES)}")), required=True,
         validate=validate.Length(min=1, error="must name at least one status"),
-        error_messages={"required": "is required", "invalid": "must be a list"})
+        error_messages={"required": "is required", "invalid": "must be a list"}, metadata={"uniqueItems": True})
     max_minutes = StrictInteger(load_default=None, allow_none=True, validate=int_range(1, 1440))
 
     @validates_schema
@@ -28,7 +28,8 @@ class ReasonCodesIn(Strict):
 
     codes = fields.List(fields.Nested(ReasonCodeIn), required=True,
                         validate=validate.Length(max=50, error="must hold at most 50 codes"),
-                        error_messages={"required": "is required", "invalid": "must be a list"})
+                        error_messages={"required": "is required", "invalid": "must be a list"},
+                        metadata={"uniqueItems": True, "description": "each code at most once"})
 
     @validates_schema
     def _distinct_codes(self, data, **_kwargs):

@@ -17,6 +17,7 @@ class LoadIn(Strict):
 
     open_chats = StrictInteger(validate=int_range(0, MAX_LOAD))
     capacity = StrictInteger(allow_none=True, validate=int_range(0, MAX_LOAD))
+    OPENAPI = {"minProperties": 1}  # the OpenAPI document states _something
 
     @validates_schema
     def _something(self, data, **_kwargs):

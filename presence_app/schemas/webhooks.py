@@ -2,14 +2,15 @@
 from marshmallow import ValidationError as MarshmallowError, fields, validate
 
 from ..webhook_models import EVENT_TYPES
-from .base import Cursor, Strict, check_text, int_range, string
+from .base import Strict, check_text, int_range, string
+from .reports import SEQ
 
 MAX_URL = 2048
 
 
-def _log_cursor(value):
-    if not (isinstance(value, dict) and isinstance(value.get("before"), int)):
-        raise MarshmallowError("is not a valid cursor")
+def _check_cursor(value):
+    if not SEQ.fullmatch(value):
+        raise MarshmallowError("must be the next_cursor of a page: up to 18 digits")
 
 
 def _unique(values):
@@ -35,4 +36,5 @@ class DeliveriesQuery(Strict):
 
     limit = fields.Integer(load_default=20, validate=int_range(1, 100),
                            error_messages={"invalid": "must be an integer"})
-    cursor = Cursor(validate=_log_cursor, error_messages={"invalid": "is not a valid cursor"})
+    cursor = string(validate=_check_cursor,
+                    metadata={"pattern": f"^{SEQ.pattern}$", "description": "the next_cursor of the page before"})

@@ -31,6 +31,7 @@ from .transitions import (
 W = WebProcess.__table__
 TURNS = "presence_socket_turns"
 WRITERS_AT_ONCE = 3
+BATCH = 500  # sockets closed in one transaction (a shift's tokens expiring together)
 
 
 def _turn():
@@ -52,21 +53,38 @@ def retire_process(process_id):
     _drop_sockets(C.c.process_id == process_id, 0)
 
 
-def beat(process_id, live):
-    """A web process is alive; if its beat comes late, it could not hear agents; if reaped, it registers again."""
+def beat(process_id, present):
+    """A web process is alive, and its rows are its live sockets; a late beat means it could not hear agents.
+
+    `present()` returns this process's sockets as they are at the moment of asking (see `reconcile`).
+    """
     dead_after = current_app.config["PROCESS_DEAD_SECONDS"]
     mine = W.c.id == process_id
-    if db.session.execute(update(W).where(mine & (W.c.beat_at >= seconds_ago(dead_after)))
-                          .values(beat_at=now())).rowcount:
-        db.session.commit()
-        return
-    hearing.heard_again()  # a database outage or a long pause: its agents' heartbeats went unheard
-    found = db.session.execute(update(W).where(mine).values(beat_at=now())).rowcount
+    if not db.session.execute(update(W).where(mine & (W.c.beat_at >= seconds_ago(dead_after)))
+                              .values(beat_at=now())).rowcount:
+        hearing.heard_again()  # a database outage or a long pause: its agents' heartbeats went unheard
+        if not db.session.execute(update(W).where(mine).values(beat_at=now())).rowcount:
+            db.session.execute(insert(W).values(id=process_id, started_at=now(), beat_at=now()))
     db.session.commit()
-    if not found:
-        register_process(process_id)
-        for sid, identity in list(live.items()):
-            connect(identity, sid, process_id)
+    reconcile(process_id, present)
+
+
+def reconcile(process_id, present):
+    """Make this process's connection rows its live sockets: drop rows of closed ones, count uncounted ones.
+
+    `present()` returns ({sid: identity} of live sockets, sids being opened now, whose rows come first);
+    it is asked after the rows are read, so that a socket opened meanwhile is never taken for closed.
+    """
+    rows = set(db.session.scalars(select(C.c.sid).where(C.c.process_id == process_id)))
+    db.session.commit()
+    live, opening = present()
+    # A close whose write failed (the database was away) left its row: it goes now.
+    closed = rows - set(live) - set(opening)
+    disconnect_many(sorted(closed))
+    # A socket whose row is missing (reaped while this process was silent, or a failed connect clean-up).
+    for sid in set(live) - rows:
+        connect(live[sid], sid, process_id)
+    return len(closed)
 
 
 def connect(identity, sid, process_id, limit=None):
@@ -169,6 +187,15 @@ def disconnect(sid):
     return gone.agent_id, last
 
 
+def disconnect_many(sids):
+    """Sockets closed together (a shift's tokens expiring): one transaction per BATCH; return agents left with none."""
+    orphaned = []
+    for start in range(0, len(sids), BATCH):
+        with _turn():
+            orphaned += _drop_sockets(C.c.sid.in_(sids[start:start + BATCH]), 0)[1]
+    return orphaned
+
+
 @prepared
 def _drop_socket():
     return delete(C).where(C.c.sid == bindparam("b_sid")).returning(C.c.agent_id)
@@ -206,8 +233,11 @@ def settle(agent_ids=None, grace=None):
 def reap_dead_processes():
     """Drop the sockets of web processes that stopped beating, and announce their agents."""
     dead_after = current_app.config["PROCESS_DEAD_SECONDS"]
-    # Silent since before the service could hear again (an outage just ended) is not dead yet.
-    dead = (W.c.beat_at < seconds_ago(dead_after)) & (hearing.heard_since() < seconds_ago(dead_after))
+    hearing.reaping(current_app.config["PROCESS_BEAT_SECONDS"])
+    # Silent since before the service could hear again (an outage just ended) is not dead yet:
+    # the silence counts from the later of a web process noticing a gap and the reaper noticing one.
+    dead = ((W.c.beat_at < seconds_ago(dead_after)) & (hearing.heard_since() < seconds_ago(dead_after))
+            & (hearing.reaping_since() < seconds_ago(dead_after)))
     alive = select(W.c.id).where(~dead)
     db.session.execute(delete(W).where(dead))
     # The dead process last proved its sockets alive about dead_after ago.

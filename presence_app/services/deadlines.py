@@ -1,5 +1,5 @@
 """Statuses with a deadline: expiring statuses return to what they replaced; reason codes overrun once."""
-from sqlalchemy import case, literal, select, text, update
+from sqlalchemy import case, func, literal, select, text, update
 
 from .. import notify
 from ..dbtime import now, seconds_ahead
@@ -31,11 +31,15 @@ def expiry_values(deadline):
     if deadline is None:
         return dict(CLEARED)
     # A second expiring status while one runs moves the deadline and keeps the state to return to.
-    running = P.c.status_until.is_not(None)
+    # Over a timeout's offline it returns to what the timeout took: what the agent would have, alive.
+    running, timed_out = P.c.status_until.is_not(None), P.c.timed_out
     return {"status_until": deadline,
-            "revert_status": case((running, P.c.revert_status), else_=P.c.status),
-            "revert_message": case((running, P.c.revert_message), else_=P.c.status_message),
-            "revert_reason_code": case((running, P.c.revert_reason_code), else_=P.c.reason_code)}
+            "revert_status": case((running, P.c.revert_status),
+                                  (timed_out, func.coalesce(P.c.resume_status, "online")), else_=P.c.status),
+            "revert_message": case((running, P.c.revert_message),
+                                   (timed_out, func.coalesce(P.c.resume_message, "")), else_=P.c.status_message),
+            "revert_reason_code": case((running, P.c.revert_reason_code),
+                                       (timed_out, P.c.resume_reason_code), else_=P.c.reason_code)}
 
 
 def expire_statuses():

@@ -5,6 +5,8 @@ from sqlalchemy import text
 
 from ..extensions import db
 
+DRAINING = "presence_draining"
+
 
 def check():
     """Ping the database and, when configured, Redis; report each."""
@@ -13,7 +15,9 @@ def check():
     url = current_app.config["REDIS_URL"]
     report["redis"] = _probe(lambda: _redis(url).ping()) if url else "not configured"
     report["mode"] = "production" if url else "embedded"
-    if report["database"] == "error":
+    if current_app.extensions.get(DRAINING):
+        report["status"] = "draining"  # stopping: a balancer's check takes this process out of rotation
+    elif report["database"] == "error":
         report["status"] = "error"
     elif report["redis"] == "error":
         report["status"] = "degraded"  # REST still serves from the database; cross-process events wait

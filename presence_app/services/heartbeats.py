@@ -13,10 +13,12 @@ from flask import current_app
 from sqlalchemy import bindparam, update
 
 from ..dbtime import now
+from ..errors import ServiceUnavailable
 from ..extensions import db, socketio
 from .transitions import OBJECT_COLUMNS, OWN, P, change, finish, resume_values
 
 _EXT = "presence_heartbeats"
+WAIT_SECONDS = 8  # a heartbeat queued behind a leader the database holds answers 503 after this
 # Active agents only: a deactivated one is not found, and its caller's slow path refuses it.
 _IDS = P.c.agent_id.in_(bindparam("ids", expanding=True)) & P.c.active
 _ALIVE = {"last_seen": now(), "last_heartbeat": now()}
@@ -47,13 +49,22 @@ class GroupCommit:
             self.queue.append(waiter)
             lead = not self.leading
             self.leading = True
-        if not lead:
-            waiter.ready.wait()
+        if not lead and not waiter.ready.wait(WAIT_SECONDS) and self._give_up(waiter):
+            raise ServiceUnavailable("the database is not answering; try again shortly")
         if not waiter.done:  # first in, or promoted by the previous leader
             self._lead()
         if waiter.error is not None:
             raise waiter.error
         return waiter.row
+
+    def _give_up(self, waiter):
+        """A waiter behind a stuck leader leaves the queue, unless it was promoted meanwhile."""
+        with self.lock:
+            if waiter.ready.is_set():
+                return False
+            if waiter in self.queue:
+                self.queue.remove(waiter)
+            return True
 
     def _lead(self):
         socketio.sleep(0)  # heartbeats of this instant join the group

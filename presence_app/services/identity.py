@@ -17,7 +17,7 @@ from ..errors import AgentDeactivated, Unauthorized, ValidationError
 from ..extensions import db
 from ..models import ROLES, Agent, AgentTeam, Presence
 from ..schemas.base import text_problem
-from .transitions import apply, changing, finish, insert_new, prepared
+from .transitions import apply, changing, finish, insert_new, prepared, take_turn
 
 A, P, AT = Agent.__table__, Presence.__table__, AgentTeam.__table__
 
@@ -26,6 +26,7 @@ TEAM = ORG  # team ids follow the org's (and chat ids') rule
 MAX_TEAMS = 20
 SERVICE = "service"
 MAX_AGENT_ID = 2**63 - 1
+MAX_EXP = 221845392000  # 9000-01-01T00:00:00Z, the end of the instants the API takes
 _KNOWN = "presence_known_agents"
 QUERY_TOKEN_NAMES = ("token", "access_token", "jwt", "auth")
 _KNOWN_MAX = 50_000
@@ -109,6 +110,8 @@ def from_claims(claims):
     """Validate decoded JWT claims and return the caller's identity."""
     if "exp" not in claims:
         raise Unauthorized("token must carry an exp claim")
+    if not float(claims["exp"]) < MAX_EXP:  # later dates overflow the times an expiry is written as
+        raise Unauthorized("token exp must be before the year 9000")
     org = claims.get("org", "default")
     if not isinstance(org, str) or not ORG.fullmatch(org):
         raise Unauthorized("token org must be 1-64 characters of letters, digits and _.:@+-")
@@ -197,11 +200,16 @@ def forget(agent_ids):
 
 def _move_teams(identity, old):
     """The agent's teams change: a change of the agent (reason profile), heard by old and new teams alike."""
-    _set_teams(identity.org, identity.agent_id, identity.teams)
-    mine = (P.c.agent_id == identity.agent_id) & (P.c.org == identity.org)
-    statement = changing(mine, {"teams": " ".join(identity.teams), "teams_changed_at": now()}, "profile",
-                         previous_teams=old)
-    return apply(statement, actor=identity.agent_id)
+    # The presence row first: its lock makes concurrent requests with a new claim take turns, and
+    # the ones after the first find the teams moved already (a DELETE then INSERT of the team rows
+    # racing another would otherwise keep both claims' teams).
+    teams = " ".join(identity.teams)
+    mine = (P.c.agent_id == identity.agent_id) & (P.c.org == identity.org) & P.c.teams.is_distinct_from(teams)
+    rows = apply(changing(mine, {"teams": teams, "teams_changed_at": now()}, "profile", previous_teams=old),
+                 actor=identity.agent_id)
+    if rows:
+        _set_teams(identity.org, identity.agent_id, identity.teams)
+    return rows
 
 
 def _set_teams(org, agent_id, teams):
@@ -243,15 +251,20 @@ def _rename_presence():
     return update(P).where(P.c.agent_id == bindparam("b_agent")).values(name=bindparam("b_name"))
 
 
-def _create(agent_id, org, name, role, email=None, password=None):
+def _create(agent_id, org, name, role, email=None, password=None, teams=()):
     db.session.add(Agent(id=agent_id, org=org, name=name, role=role, email=email,
                          password_hash=generate_password_hash(password) if password else None))
     db.session.flush()
-    db.session.add(Presence(agent_id=agent_id, org=org, name=name))
+    db.session.add(Presence(agent_id=agent_id, org=org, name=name, teams=" ".join(teams)))
+    db.session.flush()
+    _set_teams(org, agent_id, teams)
 
 
-def create_agent(email, name, password, org="default", role="agent", agent_id=None):
-    """Create an agent with a password for standalone login; return its id."""
+def create_agent(email, name, password, org="default", role="agent", agent_id=None, teams=()):
+    """Create an agent with a password for standalone login (its logins carry `teams`); return its id."""
+    if len(teams) > MAX_TEAMS or not all(isinstance(team, str) and TEAM.fullmatch(team) for team in teams):
+        raise ValidationError(f"teams must be at most {MAX_TEAMS} team ids, each 1-64 characters of "
+                              "letters, digits and _.:@+-")
     if not ORG.fullmatch(org):
         raise ValidationError("org must be 1-64 characters of letters, digits and _.:@+-")
     if role not in ROLES:
@@ -262,13 +275,14 @@ def create_agent(email, name, password, org="default", role="agent", agent_id=No
     if problem:
         raise ValidationError(f"name {problem}")
     email = email.strip().lower()
+    take_turn("agents")  # two creations at once would both read the same free email and id
     if db.session.scalar(select(Agent.id).where(Agent.email == email)) is not None:
         raise ValidationError(f"an agent with email {email} exists already")
     if agent_id is None:
         agent_id = (db.session.scalar(select(func.max(Agent.id))) or 0) + 1
     elif db.session.get(Agent, agent_id) is not None:
         raise ValidationError(f"agent {agent_id} exists already")
-    _create(agent_id, org, name.strip(), role, email=email, password=password)
+    _create(agent_id, org, name.strip(), role, email=email, password=password, teams=tuple(sorted(set(teams))))
     db.session.commit()
     return agent_id
 
@@ -288,6 +302,10 @@ def login(email, password):
     if agent.deactivated_at is not None:
         raise AgentDeactivated("this agent has been deactivated")
     claims = {"name": agent.name, "org": agent.org, "role": agent.role}
+    # The teams the agent has now (a token without them would take the agent out of its teams).
+    teams = db.session.scalar(select(Presence.teams).where(Presence.agent_id == agent.id))
+    if teams:
+        claims["teams"] = teams.split()
     token = create_access_token(identity=str(agent.id), additional_claims=claims)
     ttl = current_app.config["JWT_ACCESS_TOKEN_EXPIRES"]
     return {"access_token": token, "token_type": "Bearer", "expires_in": int(ttl),

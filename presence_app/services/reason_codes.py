@@ -4,6 +4,7 @@ from sqlalchemy import delete, insert, select
 from ..errors import Forbidden, ValidationError
 from ..extensions import db
 from ..models import ReasonCode
+from .transitions import take_turn
 
 RC = ReasonCode.__table__
 
@@ -24,6 +25,7 @@ def replace(actor, codes):
     """A supervisor replaces the org's whole list in one transaction; answers the new list."""
     if not actor.is_supervisor:
         raise Forbidden("only supervisors may define reason codes")
+    take_turn("reason_codes", actor.org)
     db.session.execute(delete(RC).where(RC.c.org == actor.org))
     if codes:
         db.session.execute(insert(RC), [

@@ -1,4 +1,4 @@
-"""Time in status, computed by the database from the ledger (README, "Reports")."""
+"""Time in status, computed by the database from the ledger (docs/supervisors.md)."""
 import csv
 import io
 from datetime import timedelta

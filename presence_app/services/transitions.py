@@ -4,7 +4,7 @@ import functools
 from sqlalchemy import String, bindparam, case, delete, func, insert, literal, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from .. import metrics, notify
+from .. import keys, metrics, notify
 from ..dbtime import now
 from ..extensions import db
 from ..models import Connection, Presence, PresenceChange, TypingIndicator
@@ -43,6 +43,19 @@ def insert_new(table, **values):
     """INSERT that skips a row whose key exists already (PostgreSQL and SQLite alike)."""
     dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
     return dialect.insert(table).values(**values).on_conflict_do_nothing()
+
+
+def take_turn(*resource):
+    """Writers of one resource take turns until this transaction ends (SQLite's writers always do)."""
+    # For a write that is no single conditional UPDATE (a list replaced whole): under READ COMMITTED
+    # a second DELETE does not see the first's INSERT, and the INSERTs clash.
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(_turn(), {"b_key": keys.key(*resource)})
+
+
+@functools.cache
+def _turn():
+    return text("SELECT pg_advisory_xact_lock(hashtextextended(:b_key, 0))")
 
 
 def resume_values():

@@ -103,13 +103,13 @@ def deliveries(org, endpoint, limit=20, cursor=None):
     _known(org, endpoint)
     query = select(A).where(A.c.endpoint_id == endpoint)
     if cursor is not None:
-        query = query.where(A.c.id < cursor["before"])
+        query = query.where(A.c.id < int(cursor))
     rows = db.session.execute(query.order_by(A.c.id.desc()).limit(limit + 1)).all()
     db.session.commit()
     page = [{"id": r.id, "message_id": r.message_id, "events": r.events, "attempt": r.attempt,
              "status_code": r.status_code, "error": r.error, "at": iso(r.at),
              "next_attempt_at": iso(r.next_attempt_at)} for r in rows[:limit]]
-    return page, ({"before": rows[limit - 1].id} if len(rows) > limit else None)
+    return page, (str(rows[limit - 1].id) if len(rows) > limit else None)
 
 
 def redeliver(org, endpoint, message_id):

@@ -64,7 +64,7 @@ class Settings(Shape):
 class Health(Shape):
     """Whether the process, its database and Redis answer."""
 
-    status = str_(validate=validate.OneOf(("ok", "degraded", "error")))
+    status = str_(validate=validate.OneOf(("ok", "degraded", "error", "draining")))
     database = str_(validate=validate.OneOf(("ok", "error")))
     redis = str_(validate=validate.OneOf(("ok", "error", "not configured")))
     mode = str_(validate=validate.OneOf(("production", "embedded")))

@@ -55,11 +55,29 @@ class ConsolePage:
         """The "My status" form."""
         return self.page.locator("#status-form")
 
+    def count(self, kind, scope="org"):
+        """The count of agents in a status (or "available", "total") of the org or of a team."""
+        return self.page.locator(f"#counts-body tr[data-scope='{scope}'] td.{kind}")
+
+    def counted_scopes(self):
+        """The rows of the counts table: "org", then team ids."""
+        return self.page.locator("#counts-body tr")
+
+    def next_page(self):
+        self.page.get_by_role("button", name="Next page").click()
+
+    def previous_page(self):
+        self.page.get_by_role("button", name="Previous page").click()
+
+    @property
+    def page_info(self):
+        return self.page.locator("#page-info")
+
     # the supervisor view
 
-    def count(self, kind):
-        """The supervisor's count of agents in a status (or "available")."""
-        return self.page.locator(f"#counts li[data-status='{kind}'] strong")
+    def pick_team(self, team):
+        """Show one team ("" for the whole org)."""
+        self.page.get_by_label("Team", exact=True).select_option(team)
 
     def filter_roster(self, status="", available=False):
         self.page.get_by_label("Show").select_option(status)
@@ -106,6 +124,18 @@ class ConsolePage:
     def typing(self):
         """The typing indicator of the open chat."""
         return self.page.locator("#typing")
+
+    def hear_states(self):
+        """From now on, note the presence_state data the page's socket receives; returns a reader of them."""
+        self.page.evaluate("""() => {
+            window.heardStates = [];
+            PresenceConsole.client().socket.on("presence_state", (message) => heardStates.push(message.data));
+        }""")
+        return lambda: self.page.evaluate("window.heardStates")
+
+    def cut_socket(self):
+        """Drop the connection under the page, as a network does: the client library reconnects by itself."""
+        self.page.evaluate("PresenceConsole.client().socket.io.engine.close()")
 
     def shot(self, step):
         """Save a screenshot as a test artifact; return its path."""

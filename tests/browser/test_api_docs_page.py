@@ -27,3 +27,26 @@ def test_docs_page_renders_every_operation_from_local_files_without_errors(chrom
     finally:
         context.close()
     assert problems == [] and elsewhere == []
+
+
+def test_events_page_renders_every_socket_event_of_the_asyncapi_document_from_local_files(chromium, processes):
+    _, url = processes.web()
+    document = requests.get(f"{url}/api/v1/asyncapi.json", timeout=10).json()
+    context = chromium.new_context()
+    page = context.new_page()
+    problems, elsewhere = [], []
+    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.on("request", lambda r: None if r.url.startswith((url, "data:")) else elsewhere.append(r.url))
+    try:
+        page.goto(f"{url}/api/v1/docs")
+        page.click("text=Socket.IO events (AsyncAPI)")
+        page.wait_for_selector("#introduction", timeout=30_000)
+        assert page.locator("h1").first.inner_text().startswith(document["info"]["title"])
+        text = page.locator("#asyncapi").inner_text()
+        missing = [name for name in document["operations"] if name not in text]
+        assert missing == []
+        assert page.locator(".sidebar, #sidebar, [class*=sidebar]").count() > 0
+    finally:
+        context.close()
+    assert problems == [] and elsewhere == []

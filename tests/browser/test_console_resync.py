@@ -1,4 +1,4 @@
-"""The console repairs what it missed: a seq gap triggers `sync`, a reconnect learns who is typing.
+"""The console repairs what it missed: a reconnect resyncs incrementally, and learns who is typing.
 
 A change written by this test process commits to the database but reaches no console (its app
 has no message queue to the server): exactly what a console misses when an event is lost.
@@ -17,18 +17,24 @@ def identity(agent):
     return Identity(agent.agent_id, agent.name, "default", agent.role)
 
 
-def test_a_seq_gap_makes_the_console_resync_the_whole_roster(server, agents, console, make_app):
+def test_a_cut_socket_reconnects_and_resyncs_only_what_it_missed(server, agents, console, make_app):
     joao = console(server, agents["joao"])
     joao.expect_agent("Ana Souza", status="Offline")
+    heard = joao.hear_states()
     app = make_app()
     with app.app_context():  # two changes the console never hears about
         presence.set_status(identity(agents["maria"]), "away", "Lunch")
         presence.set_status(identity(agents["ana"]), "busy", "Missed")
-    ana = console(server, agents["ana"])
-    ana.set_status("online", "Back")  # Ana's seq jumps by two at João's console
 
-    joao.expect_agent("Ana Souza", status="Online", message="Back")
-    joao.expect_agent("Maria Lima", status="Away", message="Lunch")  # only a resync brings this one
+    joao.cut_socket()
+
+    joao.expect_agent("Maria Lima", status="Away", message="Lunch")
+    joao.expect_agent("Ana Souza", status="Busy", message="Missed")
+    joao.expect_connection("Connected")
+    (state,) = heard()  # the reconnect's roster: with auth.since, only what changed after the cursor
+    assert state["full"] is False
+    assert {"Ana Souza", "Maria Lima"} <= {agent["name"] for agent in state["agents"]}
+    expect(joao.roster_names()).to_have_count(3)
     joao.shot("after-resync")
 
 

@@ -1,12 +1,11 @@
 """The console's supervisor view, reason codes, expiring statuses and idle detection, in real Chromium.
 
 Against a real embedded-mode server whose status sweeps run every second; screenshots of each step
-land in test-artifacts/ (docs/console.png is a copy of the supervisor-view one).
+land in test-artifacts/ (docs/console.png comes from test_console_screenshot.py).
 """
 import csv
 import io
 import re
-import time
 from datetime import timedelta
 
 import pytest
@@ -17,6 +16,7 @@ from presence_app.cli import DEMO_CODES, DEMO_PASSWORD
 from presence_app.extensions import db
 from presence_app.models import Presence
 
+from ..support import wait_for
 from .conftest import SERVER
 from .pages import expect
 
@@ -130,30 +130,25 @@ def test_an_overrun_alert_reaches_the_supervisor_only(server, agents, console, m
     ana.page.wait_for_timeout(1_500)  # so the table below shows João's away time
     ana.page.get_by_role("button", name="Refresh").click()
     expect(ana.report_cell("João Silva", "away")).not_to_have_attribute("data-seconds", "0")
-    ana.shot("overrun-alert")  # docs/console.png is a copy of this one
+    ana.shot("overrun-alert")
     expect(joao.page.locator("#alerts li")).to_have_count(0)
     ana.page.get_by_role("button", name="Dismiss the alert about João Silva").click()
     expect(ana.alerts).to_have_count(0)
 
 
-def test_a_late_answer_about_my_unchanged_presence_keeps_the_status_i_am_picking(server, agents, console):
+def test_a_resync_of_my_unchanged_presence_keeps_the_status_i_am_picking(server, agents, console):
     joao = console(server, agents["joao"])
-    held = []
-    # The console's own GET presence/me/ (it follows each change of mine) waits until released.
-    joao.page.route("**/api/v1/presence/me/", lambda route: held.append(route))
     joao.set_status("online", "Queue A")
     expect(joao.page.locator("#status")).to_have_value("online")
-    deadline = time.monotonic() + 5
-    while not held and time.monotonic() < deadline:
-        joao.page.wait_for_timeout(50)
-    assert held, "the console asks for its presence after its own change"
+    joao.expect_agent("João Silva (you)", status="Online")
 
     joao.my_status.get_by_label("Status", exact=True).select_option("away")
     joao.page.locator("h1").first.click()  # nothing of the form keeps the focus
-    for route in held:
-        route.continue_()
-    joao.page.unroute("**/api/v1/presence/me/")
-    joao.page.wait_for_timeout(500)
+    heard = joao.hear_states()
+    joao.cut_socket()  # the library reconnects and resyncs
+    wait_for(heard, message="the roster after the reconnect")
+    joao.page.wait_for_timeout(300)
+
     expect(joao.page.locator("#status")).to_have_value("away")
     expect(joao.my_status.get_by_label("Reason").locator("option")).to_have_text(
         ["No reason", "Lunch", "Short break", "Meeting"])

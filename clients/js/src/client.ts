@@ -226,7 +226,7 @@ export class PresenceClient extends Emitter<PresenceClientEvents> {
     on<StateData>("presence_state", (data) => {
       this.rostered();
       this.clock(data.server_time);
-      this.apply(this.store.state(data));
+      this.apply(this.store.sync(data));
       this.settle();
     });
     on<Wire.ChangeData>("agent_presence_changed", (data) => this.apply(this.store.changes([data])));
@@ -243,9 +243,11 @@ export class PresenceClient extends Emitter<PresenceClientEvents> {
     fetchToken(this.options.token).then((token) => {
       this.token = token;
       this.store.self ??= claims(token).sub;
+      // Back after a cut: with the cursor of the last roster, presence_state holds only what changed after it.
+      const since = this.connects > 0 ? this.store.cursor ?? undefined : undefined;
       cb({
         token, presence: (this.options.mode ?? "diff") === "diff" ? "diff" : undefined,
-        subscribe: this.interest ? wire(this.interest) : undefined, counts: this.wantCounts || undefined,
+        subscribe: this.interest ? wire(this.interest) : undefined, counts: this.wantCounts || undefined, since,
       });
     }, (error: PresenceError) => {
       this.report(error);
@@ -265,7 +267,6 @@ export class PresenceClient extends Emitter<PresenceClientEvents> {
     // should it not come, ask for the roster.
     if (!this.rosterIn) this.timers.presence = setTimeout(() => this.resync(), this.options.stateTimeoutMs ?? 10_000);
     if (!again) return;
-    if (this.store.cursor) this.resync();
     for (const chat of this.chats.ids()) this.rejoin(chat);
     for (const handle of this.handles.values()) handle.renew();
   }

@@ -57,8 +57,8 @@ test("counts: presence_counts once connected, then again when a number changes",
   assert.ok(seen.counts.length >= 2);
 });
 
-test("a reconnect resyncs incrementally: sync {since: cursor} with the cursor of the last roster", CURSOR,
-  async (t) => {
+test("a reconnect resumes from the cursor of the last roster: auth.since, then a presence_state of only what changed",
+  CURSOR, async (t) => {
     const { org, id, token } = tenant();
     await teams(org, id);
     const { client, sent, got } = open(t, { token: token(9), mode: "diff" });
@@ -67,13 +67,14 @@ test("a reconnect resyncs incrementally: sync {since: cursor} with the cursor of
     assert.equal(typeof cursor, "string");
     client.socket.io.engine.close();
     await control("silent", { org, agent_id: id(2), status: "busy", message: "missed" });
-    await until(() => sent.some(([event, data]) => event === "sync" && data.since === cursor), { what: "sync {since}" });
+    const resumed = () => got.find(([event, data]) => event === "presence_state" && data.full === false);
+    await until(resumed, { what: "an incremental presence_state after the reconnect" });
     await convergence(client, id(9), org);
-
-    const answer = await client.socket.emitWithAck("sync", { since: cursor });
-    assert.equal(answer.full, false);
-    assert.ok(answer.agents.some((agent) => agent.agent_id === id(2) && agent.status_message === "missed"));
-    assert.ok(!answer.agents.some((agent) => agent.agent_id === id(3)));
+    const [, state] = resumed();
+    assert.ok(state.agents.some((agent) => agent.agent_id === id(2) && agent.status_message === "missed"));
+    assert.equal(client.agent(id(2)).status_message, "missed");
+    assert.equal(client.agent(id(3)).status, "online", "the roster keeps who did not change");
+    assert.ok(!sent.some(([event]) => event === "sync"), "no sync needed after a resumed roster");
   });
 
 test("v1: a gap resyncs incrementally with the cursor", CURSOR, async (t) => {

@@ -1,0 +1,1 @@
+"""Deployment files and the local cluster of ./dev.py cluster."""
