@@ -7,6 +7,7 @@ import os
 from typing import NamedTuple
 
 import pytest
+import requests
 
 from presence_app.cli import DEMO_AGENTS, DEMO_PASSWORD
 from presence_app.services import identity
@@ -53,6 +54,16 @@ class DemoAgent(NamedTuple):
     name: str
     role: str
     agent_id: int
+
+
+def rest(url, agent, method, path, body=None):
+    """Call the REST API as a demo agent (signed in with the standalone login)."""
+    login = requests.post(f"{url}/api/v1/auth/token", json={"email": agent.email, "password": DEMO_PASSWORD},
+                          timeout=5)
+    headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    answer = requests.request(method, f"{url}/api/v1/{path}", json=body, headers=headers, timeout=5)
+    assert answer.status_code == 200, answer.text
+    return answer.json()
 
 
 @pytest.fixture

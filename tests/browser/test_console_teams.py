@@ -3,13 +3,12 @@ console hears its teams with counts, a reconnect converges to the server's roste
 pages through the whole org or one team with every team's counts.
 """
 import pytest
-import requests
 
 from presence_app.cli import DEMO_PASSWORD
 from presence_app.services import identity, presence
 from presence_app.services.identity import Identity
 
-from .conftest import DemoAgent
+from .conftest import DemoAgent, rest
 from .pages import expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.processes]
@@ -41,16 +40,6 @@ def crowd(team_agents, make_app):
     people = {f"{team}{n:02d}": (f"{team.title()} agent {n:02d}", (team,))
               for team, size in CROWD.items() for n in range(1, size + 1)}
     return make_agents(make_app, people)
-
-
-def rest(url, agent, method, path, body=None):
-    """The REST API as an agent (standalone login)."""
-    login = requests.post(f"{url}/api/v1/auth/token", json={"email": agent.email, "password": DEMO_PASSWORD},
-                          timeout=5)
-    headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
-    answer = requests.request(method, f"{url}/api/v1/{path}", json=body, headers=headers, timeout=5)
-    assert answer.status_code == 200, answer.text
-    return answer.json()
 
 
 def roster_of(page):

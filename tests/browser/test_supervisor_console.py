@@ -9,15 +9,14 @@ import re
 from datetime import timedelta
 
 import pytest
-import requests
 from sqlalchemy import update
 
-from presence_app.cli import DEMO_CODES, DEMO_PASSWORD
+from presence_app.cli import DEMO_CODES
 from presence_app.extensions import db
 from presence_app.models import Presence
 
 from ..support import wait_for
-from .conftest import SERVER
+from .conftest import SERVER, rest
 from .pages import expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.processes]
@@ -33,16 +32,6 @@ def server(processes, agents):
     _, url = processes.web(**SUPERVISED)
     rest(url, agents["ana"], "PUT", "reason-codes/", {"codes": list(DEMO_CODES)})
     return url
-
-
-def rest(url, agent, method, path, body=None):
-    """Call the REST API as a demo agent (signed in with the standalone login)."""
-    login = requests.post(f"{url}/api/v1/auth/token", json={"email": agent.email, "password": DEMO_PASSWORD},
-                          timeout=5)
-    headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
-    answer = requests.request(method, f"{url}/api/v1/{path}", json=body, headers=headers, timeout=5)
-    assert answer.status_code == 200, answer.text
-    return answer.json()
 
 
 def backdate(make_app, agent, **seconds):
