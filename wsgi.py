@@ -4,6 +4,9 @@ import warnings
 
 # Known and documented (README, "Async mode"); the banner would greet every start.
 warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
+# eventlet's DNS module imports dnspython's DSA support; with cryptography installed that warns at
+# import, before logging is set up, as a free-text line that would break LOG_FORMAT=json.
+warnings.filterwarnings("ignore", message="DSA is deprecated")
 
 ASYNC_MODE = os.environ.get("ASYNC_MODE", "eventlet")
 if ASYNC_MODE == "eventlet":

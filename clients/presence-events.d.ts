@@ -188,7 +188,13 @@ export interface HeartbeatAck {
 export interface StatusIn {
   status: "online" | "offline" | "busy" | "away";
   message?: string;
+  /**
+   * one of the org's reason codes (GET /reason-codes/) that allows this status
+   */
   reason_code?: string | null;
+  /**
+   * ISO 8601 with an offset, after the server's now and at most 24 hours ahead of it
+   */
   until?: string | null;
   for_minutes?: number | null;
 }

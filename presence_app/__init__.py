@@ -4,14 +4,18 @@ import socket
 import uuid
 import warnings
 
-from flask import Flask
-from flask_cors import CORS
-from sqlalchemy import event
+# dnspython (imported by eventlet and the webhook client's resolver) loads DSA support, which
+# cryptography deprecates: a free-text warning on every start, before logging is set up.
+warnings.filterwarnings("ignore", message="DSA is deprecated")
+
+from flask import Flask  # noqa: E402
+from flask_cors import CORS  # noqa: E402
+from sqlalchemy import event  # noqa: E402
 
 # sockets is imported before any SocketIO.init_app: handlers declared while no server exists are kept
 # and bound to every server init_app creates; declared later, they would bind to one app's server only.
-from . import cli, config, errors, fanout, http, logs, metrics, notify, sockets, throttle  # noqa: F401
-from .extensions import db, jwt, migrate, socketio
+from . import cli, config, errors, fanout, http, logs, metrics, notify, sockets, throttle  # noqa: E402, F401
+from .extensions import db, jwt, migrate, socketio  # noqa: E402
 
 DBWAIT_MARGIN_SECONDS = 0.5  # past the statement timeout, for the server's own cancel to arrive
 

@@ -144,7 +144,8 @@ def test_real_events_and_acks_of_a_session_conform_to_the_document(app, client, 
         conforms(document, error_ack, refusal)
     assert [r["error"] for r in refusals] == ["validation_error", "validation_error", "unauthorized", "not_found"]
     time.sleep(2.1)  # the short token's exp passes
-    sockets.expire_sessions(app)
+    with app.app_context():  # as runtime's loop calls it
+        sockets.expire_sessions(app)
     wait_for(lambda: any(m["name"] == "presence_diff" for m in list(differ.queue)), timeout=5, message="presence_diff")
     wait_for(lambda: any(m["name"] == "presence_counts" for m in list(differ.queue)), timeout=5,
              message="presence_counts")

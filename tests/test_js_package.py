@@ -34,11 +34,18 @@ def _missing():
 pytestmark = [pytest.mark.processes, pytest.mark.skipif(_missing() is not None, reason=str(_missing()))]
 
 
+def _failures(output):
+    """The failing tests' reports of node --test's output (TAP), else its end."""
+    lines = output.splitlines()
+    starts = [n for n, line in enumerate(lines) if line.lstrip().startswith("not ok")]
+    return "\n".join("\n".join(lines[n:n + 40]) for n in starts) or output[-6000:]
+
+
 def npm(*args, cwd=PACKAGE, env=None, timeout=300):
     """Run npm; fail with its output unless it succeeds."""
     done = subprocess.run([NPM, *args], cwd=cwd, env=dict(os.environ, **(env or {})), capture_output=True, text=True,
                           timeout=timeout)
-    assert done.returncode == 0, f"npm {' '.join(args)} failed:\n{done.stdout[-6000:]}\n{done.stderr[-6000:]}"
+    assert done.returncode == 0, f"npm {' '.join(args)} failed:\n{_failures(done.stdout)}\n{done.stderr[-6000:]}"
     return done.stdout
 
 

@@ -21,12 +21,15 @@ def _unique(values):
 class EndpointIn(Strict):
     """Body of POST /webhooks/: an https URL, the event types it wants (default: all), a description."""
 
-    url = string(required=True, validate=validate.Length(1, MAX_URL, error=f"must be 1-{MAX_URL} characters"))
+    url = string(required=True, validate=validate.Length(1, MAX_URL, error=f"must be 1-{MAX_URL} characters"),
+                 metadata={"format": "uri", "pattern": "^https?://[^/?#@:]+(:[0-9]{1,5})?([/?#]|$)", "description":
+                           "https, no credentials, a host that resolves to public addresses only (http and private "
+                           "addresses with WEBHOOK_ALLOW_PRIVATE, development only)"})
     events = fields.List(
         string(validate=validate.OneOf(EVENT_TYPES, error=f"must be one of {', '.join(EVENT_TYPES)}")),
         load_default=list(EVENT_TYPES), validate=[validate.Length(1, len(EVENT_TYPES),
                                                                   error="must list 1-4 event types"), _unique],
-        error_messages={"invalid": "must be a list of event types"})
+        error_messages={"invalid": "must be a list of event types"}, metadata={"uniqueItems": True})
     description = string(load_default="", validate=[validate.Length(max=200, error="must be at most 200 characters"),
                                                     check_text])
 
