@@ -79,7 +79,7 @@ class Agent:
 
     def reload(self):
         """The console's tab is reloaded: its socket closes, a new one opens (maybe during an outage)."""
-        self.sio.disconnect()
+        self.sio.shutdown()  # disconnect() would leave a reconnection under way: a second live socket
         self.sio = socketio.Client(reconnection=True, reconnection_delay=0.2, reconnection_delay_max=2)
         self.closed = not self.open()
 
@@ -245,7 +245,7 @@ def test_soak(processes, own_postgres, tmp_path):  # noqa: F811 - fixture
         stop.set()
         calm.set()
         for agent in agents:
-            agent.sio.disconnect()
+            agent.sio.shutdown()
         redis_server.stop()
     other_5xx = sum(n for status, n in tally.rest.items() if isinstance(status, int) and status > 503)
     other_5xx += sum(n for status, n in tally.rest.items() if status in (500, 501, 502))
