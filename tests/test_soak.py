@@ -1,7 +1,8 @@
 """Soak: simulated agents over two web processes and a worker while faults are injected at random.
 
-Each agent holds one socket (reconnecting by itself) and, at random, heartbeats (socket or REST),
-changes its status (socket or REST, on either web process) and types. Meanwhile, at random: Redis
+Each agent holds one socket (reconnecting by itself; now and then its tab is reloaded: the socket
+closes and a new one opens) and, at random, heartbeats (socket or REST), changes its status (socket
+or REST, on either web process) and types. Meanwhile, at random: Redis
 killed and restarted, PostgreSQL stopped or frozen (SIGSTOP) for a few seconds, a web process
 killed (SIGKILL) or stopped (SIGTERM) and started again on its port. At the end, with every fault
 over: each agent's presence is what its client last did (its last status answered 200, connected,
@@ -64,11 +65,23 @@ class Agent:
         self.status, self.sure = None, True  # the status of its last set-status answered 200
         self.http = requests.Session()
         self.sio = socketio.Client(reconnection=True, reconnection_delay=0.2, reconnection_delay_max=2)
-        self.url = urls[sub % 2]
+        self.url, self.closed = urls[sub % 2], False
 
     def open(self):
-        self.sio.connect(self.url, auth={"token": token(self.sub, exp_in=7200)}, transports=["websocket"],
-                         wait_timeout=20)
+        """Connect its socket; False if refused (an outage): it tries again at its next step."""
+        try:
+            self.sio.connect(self.url, auth={"token": token(self.sub, exp_in=7200)}, transports=["websocket"],
+                             wait_timeout=20)
+        except socketio.exceptions.ConnectionError:
+            self.tally.ack("connect refused")
+            return False
+        return True
+
+    def reload(self):
+        """The console's tab is reloaded: its socket closes, a new one opens (maybe during an outage)."""
+        self.sio.shutdown()  # disconnect() would leave a reconnection under way: a second live socket
+        self.sio = socketio.Client(reconnection=True, reconnection_delay=0.2, reconnection_delay_max=2)
+        self.closed = not self.open()
 
     def rest(self, method, path, body=None):
         started = time.monotonic()
@@ -105,10 +118,15 @@ class Agent:
         self.status, self.sure = (status, True) if ok else (status, False)
 
     def step(self):
+        if self.closed:
+            self.closed = not self.open()
+            return None
         if not self.sure:
             return self.set_status(self.status)
         roll = random.random()
-        if roll < 0.25:
+        if roll < 0.05:
+            self.reload()
+        elif roll < 0.25:
             self.set_status(random.choice(STATUSES))
         elif roll < 0.5:
             self.rest("POST", "/presence/heartbeat/")
@@ -126,6 +144,8 @@ class Agent:
 
     def settle(self, deadline):
         """After the faults: make its last status certain (retry until a 200)."""
+        while self.closed and time.monotonic() < deadline:
+            self.closed = not self.open()
         while not self.sure and time.monotonic() < deadline:
             self.set_status(self.status)
             time.sleep(0.3)
@@ -198,7 +218,7 @@ def test_soak(processes, own_postgres, tmp_path):  # noqa: F811 - fixture
     tally = Tally()
     agents = [Agent(sub, [url for _, url in webs], tally) for sub in range(1, AGENTS + 1)]
     for agent in agents:
-        agent.open()
+        assert agent.open()
         agent.set_status("online")
     chaos, stop, calm = Chaos(processes, own_postgres, redis_server, webs), threading.Event(), threading.Event()
     threads = [threading.Thread(target=a.run, args=(stop,)) for a in agents]
@@ -225,14 +245,14 @@ def test_soak(processes, own_postgres, tmp_path):  # noqa: F811 - fixture
         stop.set()
         calm.set()
         for agent in agents:
-            agent.sio.disconnect()
+            agent.sio.shutdown()
         redis_server.stop()
     other_5xx = sum(n for status, n in tally.rest.items() if isinstance(status, int) and status > 503)
     other_5xx += sum(n for status, n in tally.rest.items() if status in (500, 501, 502))
     print(f"\nsoak {SECONDS:.0f}s, {AGENTS} agents, faults {dict(chaos.done)}: REST {sum(tally.rest.values())} "
           f"answers {dict(tally.rest)}, slowest {tally.slowest:.2f}s; acks {dict(tally.acks)}; "
           f"wrong at the end: {wrong}")
-    assert sum(chaos.done.values()) >= 3
+    assert sum(chaos.done.values()) >= min(3, SECONDS // 15)
     assert other_5xx == 0 and tally.rest["hung"] == 0
     assert tally.acks["internal_error"] == 0
     assert wrong == {"presence": {}, "orphan_rows": 0, "seq_gaps": []}

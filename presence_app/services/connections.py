@@ -176,6 +176,7 @@ def _connect_once(identity, sid, process_id, limit):
 def disconnect(sid):
     """A socket closed; return (agent_id, True if it was the agent's last socket)."""
     with _turn():
+        _lock_agents_of(C.c.sid == sid)
         gone = db.session.execute(_drop_socket(), {"b_sid": sid}).first()
         if gone is None:
             db.session.commit()
@@ -247,8 +248,17 @@ def reap_dead_processes():
     return dropped
 
 
+def _lock_agents_of(where):
+    # As connect does, the agents' rows are locked before their sockets change: a recount after a
+    # lock wait is a statement of its own, so it sees a socket a concurrent connect committed meanwhile
+    # (an UPDATE's count subquery that waited would not, and leave the count one short for good).
+    owners = select(C.c.agent_id).where(where)
+    db.session.execute(select(P.c.agent_id).where(P.c.agent_id.in_(owners)).order_by(P.c.agent_id).with_for_update())
+
+
 def _drop_sockets(where, seen_offset):
     """Delete the sockets matching `where`, recount their agents; return (how many, agents left with none)."""
+    _lock_agents_of(where)
     gone = db.session.execute(delete(C).where(where).returning(C.c.agent_id)).all()
     agent_ids = sorted({g.agent_id for g in gone})
     rows = _recount(agent_ids, seen_offset) if agent_ids else []
