@@ -29,10 +29,10 @@ def _admin_url(url):
 
 
 def pytest_collection_modifyitems(items):
-    """With ONCE_PER_MACHINE=1 (CI's second pass), skip tests on a PostgreSQL of their own: DATABASE_URL changes nothing there."""
+    """With ONCE_PER_MACHINE=1 (CI's second pass), skip tests on a PostgreSQL of their own: DATABASE_URL is moot."""
     if os.environ.get("ONCE_PER_MACHINE") != "1":
         return
-    skip = pytest.mark.skip(reason="runs on a PostgreSQL cluster of its own, whatever DATABASE_URL says: once per CI run")
+    skip = pytest.mark.skip(reason="on a PostgreSQL cluster of its own, whatever DATABASE_URL says: once per CI run")
     for item in items:
         if "own_postgres" in getattr(item, "fixturenames", ()):
             item.add_marker(skip)

@@ -2,7 +2,7 @@
 from marshmallow import ValidationError as MarshmallowError, fields, validate
 
 from ..webhook_models import EVENT_TYPES
-from .base import Strict, check_text, int_range, string
+from .base import TEXT_RULE, Strict, check_text, int_range, string
 from .reports import SEQ
 
 MAX_URL = 2048
@@ -31,7 +31,7 @@ class EndpointIn(Strict):
                                                                   error="must list 1-4 event types"), _unique],
         error_messages={"invalid": "must be a list of event types"}, metadata={"uniqueItems": True})
     description = string(load_default="", validate=[validate.Length(max=200, error="must be at most 200 characters"),
-                                                    check_text])
+                                                    check_text], metadata=TEXT_RULE)
 
 
 class DeliveriesQuery(Strict):

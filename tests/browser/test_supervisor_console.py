@@ -134,6 +134,9 @@ def test_a_resync_of_my_unchanged_presence_keeps_the_status_i_am_picking(server,
     joao.my_status.get_by_label("Status", exact=True).select_option("away")
     joao.page.locator("h1").first.click()  # nothing of the form keeps the focus
     heard = joao.hear_states()
+    # Back only after the disconnect grace (1 s): the resync brings my presence at a new seq, status unchanged.
+    joao.page.evaluate("(() => { const m = PresenceConsole.client().socket.io;"
+                       " m.reconnectionDelay(2500); m.reconnectionDelayMax(2500); m.randomizationFactor(0); })()")
     joao.cut_socket()  # the library reconnects and resyncs
     wait_for(heard, message="the roster after the reconnect")
     joao.page.wait_for_timeout(300)

@@ -19,7 +19,7 @@ const state = {
   session: null, // {access_token, agent_id, name, org, role, expires_at}
   client: null, // the presence-app-client
   shown: new Map(), // agent_id -> the presence last drawn (to announce what changed)
-  shownSeq: null, // seq of my presence the status form last showed
+  shownStatus: null, // the status, message and reason code the status form last showed
   codes: [], // the org's reason codes: {code, label, statuses, max_minutes}
   view: { team: "", status: "", available: false, page: 0, title: "" }, // the roster's filter and page
   counts: { org: null, teams: {} }, // the latest numbers: the org's and each team's heard of
@@ -69,7 +69,7 @@ function signOut(reason) {
   state.intervals = [];
   if (state.client) state.client.close();
   sessionStorage.removeItem(SESSION_KEY);
-  Object.assign(state, { session: null, client: null, chatId: null, shownSeq: null, counts: { org: null, teams: {} } });
+  Object.assign(state, { session: null, client: null, chatId: null, shownStatus: null, counts: { org: null, teams: {} } });
   state.shown.clear();
   showLogin(reason || "");
 }
@@ -246,12 +246,13 @@ function submitStatus(event) {
 
 function showMyStatus(agent) {
   showUntil(agent);
-  // Do not overwrite what the agent is editing: the form follows a new change of mine (a new seq),
-  // never the same presence seen again (a resync, a reconnect), nor a focused field.
-  if (agent.seq === state.shownSeq) return;
+  // Do not overwrite what the agent is editing: the form follows a new status of mine, never the
+  // same one seen again (a resync, a reconnect, a change of my connection only), nor a focused field.
+  const shown = [agent.status, agent.status_message, agent.reason_code].join("\n");
+  if (shown === state.shownStatus) return;
   const focused = document.activeElement;
   if ($("status-form").contains(focused) && focused.tagName !== "BUTTON") return;
-  state.shownSeq = agent.seq;
+  state.shownStatus = shown;
   $("status").value = agent.status;
   $("status-message").value = agent.status_message || "";
   fillReasons($("status-reason"), agent.status, agent.reason_code);
