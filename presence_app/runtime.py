@@ -145,6 +145,7 @@ def lead_scheduler(connection, config, stop):
 def run_worker(app):
     """The Procfile's worker: one RQ worker, plus the scheduler if it wins the lease."""
     from redis import Redis
+    from redis.exceptions import RedisError
     from rq import Queue, SimpleWorker
     from rq.job_lifecycle import call_exception_handlers
 
@@ -185,9 +186,18 @@ def run_worker(app):
                               name="scheduler", daemon=True)
     thread.start()
     try:
-        # RQ says three INFO lines per job: periodic jobs would fill the log; failures come from handle_exception.
-        AppWorker([Queue(QUEUE, connection=connection)], connection=connection,
-                  log_job_description=False).work(with_scheduler=False, logging_level="WARNING")
+        while True:
+            try:
+                # RQ says three INFO lines per job: periodic jobs would fill the log; failures come from
+                # handle_exception.
+                AppWorker([Queue(QUEUE, connection=connection)], connection=connection,
+                          log_job_description=False).work(with_scheduler=False, logging_level="WARNING")
+                return  # asked to stop
+            except RedisError as exc:
+                # RQ's loop lets some Redis errors out (and its teardown raises another): work again once
+                # Redis answers, instead of leaving the jobs (the reaper among them) undone.
+                log.warning("the worker lost Redis (%s); working again once it answers", exc)
+                _wait_for(connection)
     finally:
         stop.set()
         thread.join(timeout=5)
