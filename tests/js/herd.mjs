@@ -3,7 +3,9 @@
 // Each socket keeps the org's presence as a console does: its roster, then each announcement
 // newer than what it holds. Once every socket has its roster and no frame came for a second,
 // prints one JSON line: {"n", "got_state", "complete", "out_of_order", "announcements",
-// "before_last_state", "errors"}; then exits.
+// "before_last_state", "held_window", "errors"}; then exits. held_window counts the announcements
+// that came before the last roster within HOLD_MS of the first one: while a herd comes in, the
+// server holds them (at most 2 s, presence_app/pacing.py), whatever the machine's speed.
 import { readFileSync } from "node:fs";
 import { io } from "socket.io-client";
 
@@ -14,6 +16,9 @@ const errors = [];
 let gotState = 0;
 let announcements = 0;
 let beforeLastState = 0; // announcements the herd received before its last roster arrived
+let heldWindow = 0;
+let firstState = null;
+const HOLD_MS = 1500; // under pacing.HOLD_SECONDS, with room for the first roster's own way here
 let outOfOrder = 0; // an announcement with a lower seq than one this socket got before for that agent
 let lastFrame = Date.now();
 const views = tokens.map(() => ({ known: new Map(), announced: new Map() }));
@@ -23,6 +28,7 @@ const sockets = tokens.map((token, i) => {
   socket.on("presence_state", (payload) => {
     lastFrame = Date.now();
     gotState += 1;
+    firstState ??= Date.now();
     for (const agent of payload.data.agents) {
       const known = view.known.get(agent.agent_id);
       if (!known || agent.seq > known.seq) view.known.set(agent.agent_id, agent);
@@ -31,7 +37,10 @@ const sockets = tokens.map((token, i) => {
   socket.on("agent_presence_changed", (payload) => {
     lastFrame = Date.now();
     announcements += 1;
-    if (gotState < tokens.length) beforeLastState += 1;
+    if (gotState < tokens.length) {
+      beforeLastState += 1;
+      if (firstState === null || Date.now() - firstState < HOLD_MS) heldWindow += 1;
+    }
     const change = payload.data;
     if ((view.announced.get(change.agent_id) ?? -1) >= change.seq) outOfOrder += 1;
     view.announced.set(change.agent_id, change.seq);
@@ -49,7 +58,7 @@ const timer = setInterval(() => {
     // complete: sockets whose view holds every agent of the herd as connected
     const complete = views.filter((view) => ids.every((id) => view.known.get(Number(id))?.websocket_connected)).length;
     process.stdout.write(JSON.stringify({ n: tokens.length, got_state: gotState, complete, out_of_order: outOfOrder,
-      announcements, before_last_state: beforeLastState, errors: errors.slice(0, 5) }) + "\n");
+      announcements, before_last_state: beforeLastState, held_window: heldWindow, errors: errors.slice(0, 5) }) + "\n");
     sockets.forEach((socket) => socket.close());
     setTimeout(() => process.exit(0), 200);
   }
