@@ -9,6 +9,7 @@ database each round, first connects of new agents (provisioning included) and, w
 of agents the database holds already.
 
     .venv/bin/python bench/bench_connect.py [--agents 1000] [--team-size 50] [--rounds 3] [--known]
+    .venv/bin/python bench/bench_connect.py --tally [--agents 3000]   # frames the herd gets, by event
 
 Benchmarks are not tests: figures only, nothing asserted. Needs Node (and tests/js installed).
 """
@@ -62,6 +63,20 @@ def project_round(path, count, known):
         drop()
 
 
+def tally(path, count):
+    url, drop = database()
+    env = server_env(url, MAX_CONNECTIONS=str(count + 500))
+    subprocess.run([PY, "-m", "flask", "--app", "presence_app", "db", "upgrade"], cwd=ROOT, env=env, check=True,
+                   capture_output=True)
+    port = free_port()
+    server = Server("project", [PY, "wsgi.py"], port, dict(env, PORT=str(port)))
+    try:
+        return node("tally_herd.mjs", server.url, path)
+    finally:
+        server.stop()
+        drop()
+
+
 def bare_round(path, count):
     port = free_port()
     server = Server("bare", [PY, os.path.join(HERE, "baseline_sio.py"), "--port", str(port)], port,
@@ -78,8 +93,12 @@ def main():
     parser.add_argument("--team-size", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--known", action="store_true", help="measure a second herd of agents already provisioned")
+    parser.add_argument("--tally", action="store_true", help="count the frames one herd receives, by event")
     args = parser.parse_args()
     path = tokens(args.agents, args.team_size)
+    if args.tally:
+        print(tally(path, args.agents))
+        return
     ratios, mine, theirs = [], [], []
     for round_ in range(args.rounds):
         order = (("project", "bare") if round_ % 2 == 0 else ("bare", "project"))

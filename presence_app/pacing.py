@@ -64,6 +64,12 @@ def connecting():
         yield
 
 
+def herd_coming_in():
+    """True while HERD or more sockets are busy coming in."""
+    with _lock:
+        return _state["busy"] >= HERD
+
+
 def after_connects(work):
     """Hold `work()` while a herd comes in or earlier work is held; False if it may run now."""
     with _lock:

@@ -4,18 +4,22 @@ An org's numbers are read once, when its first counts socket arrives here (and a
 REBASE_SECONDS, for agents created or changed while this process could not hear them); after
 that every `agent_presence_changed` reaching the process updates them, newest `seq` winning. No
 query per push: every COUNTS_INTERVAL_MS the orgs whose numbers moved send `presence_counts` to
-each group of sockets (same org, same teams) whose numbers changed since its last push.
+each group of sockets (same org, same teams) whose numbers changed since its last push. While a
+herd comes in (pacing), every connect moves the org's numbers: pushes then wait up to
+HERD_HOLD_SECONDS, or a herd of N would cost N pushes a second for as long as it lasts.
 """
 import logging
 import threading
 import time
 
 from ..extensions import socketio
+from ..pacing import herd_coming_in
 from ..schemas.base import iso_epoch
 from ..schemas.presence import blank, tally
 
 log = logging.getLogger(__name__)
 REBASE_SECONDS = 60
+HERD_HOLD_SECONDS = 5.0
 
 
 class OrgCounts:
@@ -83,7 +87,7 @@ class Counts:
         self.lock = threading.Lock()
         self.orgs, self.sockets, self.groups, self.last = {}, {}, {}, {}
         self.loaders, self.fresh, self.running, self.greeting = {}, set(), False, False
-        self.stopped = False
+        self.stopped, self.pushed_at = False, 0.0
 
     def add(self, sid, org, teams, loader):
         """`sid` wants counts of `org` (and of `teams`, or every team if None); `loader()` reads the org's agents."""
@@ -178,10 +182,14 @@ class Counts:
                     self._load(org)
                 except Exception as exc:  # noqa: BLE001 - the numbers stay as heard until the next try
                     log.warning("counts of an org could not be read again: %s", exc)
+            if herd_coming_in() and time.monotonic() - self.pushed_at < HERD_HOLD_SECONDS:
+                continue  # newcomers still get their first counts (_greet)
             with self.lock:
                 sends = self._plan(self._changed)
                 for found in self.orgs.values():
                     found.dirty = False
+            if sends:
+                self.pushed_at = time.monotonic()
             self._send(sends)
 
     def _changed(self, group, data, members):

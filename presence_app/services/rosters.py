@@ -32,16 +32,17 @@ def covering(org, interest=None, own_agent_id=None):
 
 @functools.cache
 def _covering(teams, ids, whole):
-    where = (P.c.org == bindparam("b_org")) & P.c.active
     if whole:
-        return where
+        return (P.c.org == bindparam("b_org")) & P.c.active
+    # The org is checked inside each branch, not beside them: given `presence.org = ?` next to the OR,
+    # SQLite (no statistics) reads the whole org by its index, and a herd's team rosters cost O(N) each.
     covers = []
-    if teams:
+    if teams:  # a team row holds its agent's org
         covers.append(P.c.agent_id.in_(select(AT.c.agent_id).where(
             AT.c.org == bindparam("b_org"), AT.c.team.in_(bindparam("b_teams", expanding=True)))))
     if ids:
-        covers.append(P.c.agent_id.in_(bindparam("b_ids", expanding=True)))
-    return where & (or_(*covers) if covers else false())
+        covers.append((P.c.org == bindparam("b_org")) & P.c.agent_id.in_(bindparam("b_ids", expanding=True)))
+    return P.c.active & (or_(*covers) if covers else false())
 
 
 def _reading(where):
