@@ -1,12 +1,14 @@
-"""Server CPU per connect in a large org's herd, against a bare python-socketio server checking the same JWT.
+"""Server CPU per connect in a large org's herd, against bare python-socketio and a minimal honest connect.
 
 N agents in teams of --team-size connect at once to one web process (embedded mode; each console
-in diff mode, subscribed to its team, with counts: bench/connect_herd.mjs). The baseline is
+in diff mode, subscribed to its team, with counts: bench/connect_herd.mjs). The baselines are
 bench/baseline_sio.py: Flask-SocketIO on eventlet that verifies the token (PyJWT, HS256) and
-joins a room on connect, nothing else. Server CPU (from /proc) from the first connect until every
-socket is connected and has its roster, divided by N; rounds interleaved, fresh servers and a fresh
-database each round, first connects of new agents (provisioning included) and, with --known,
-of agents the database holds already.
+joins a room on connect, nothing else (bare); and the same with --honest: one SQLite transaction
+per connect (the agent's row on first sight, its socket row, its presence counted), its team's
+roster read and sent, its connect announced to its team (honest). Server CPU (from /proc) from
+the first connect until every socket is connected and has its roster, divided by N; rounds
+interleaved, fresh servers and a fresh database each round, first connects of new agents
+(provisioning included) and, with --known, of agents the database holds already.
 
     .venv/bin/python bench/bench_connect.py [--agents 1000] [--team-size 50] [--rounds 3] [--known]
     .venv/bin/python bench/bench_connect.py --tally [--agents 3000]   # frames the herd gets, by event
@@ -77,12 +79,14 @@ def tally(path, count):
         drop()
 
 
-def bare_round(path, count):
+def baseline_round(path, count, honest):
     port = free_port()
-    server = Server("bare", [PY, os.path.join(HERE, "baseline_sio.py"), "--port", str(port)], port,
-                    dict(os.environ, JWT_SECRET_KEY=SECRET))
+    argv = [PY, os.path.join(HERE, "baseline_sio.py"), "--port", str(port)]
+    if honest:
+        argv += ["--honest", os.path.join(tempfile.mkdtemp(), "honest.db")]
+    server = Server("honest" if honest else "bare", argv, port, dict(os.environ, JWT_SECRET_KEY=SECRET))
     try:
-        return herd(server, path, "plain", count)
+        return herd(server, path, "teams" if honest else "plain", count)
     finally:
         server.stop()
 
@@ -99,24 +103,23 @@ def main():
     if args.tally:
         print(tally(path, args.agents))
         return
-    ratios, mine, theirs = [], [], []
+    found = {"project": [], "honest": [], "bare": []}
     for round_ in range(args.rounds):
-        order = (("project", "bare") if round_ % 2 == 0 else ("bare", "project"))
-        found = {}
-        for name in order:
-            found[name] = (project_round(path, args.agents, args.known) if name == "project"
-                           else bare_round(path, args.agents))
-        mine.append(found["project"][0])
-        theirs.append(found["bare"][0])
-        ratios.append(found["project"][0] / found["bare"][0])
-        print(f"round {round_ + 1}: project {found['project'][0]:.2f} ms CPU/connect "
-              f"(herd {found['project'][1]:.1f} s), bare {found['bare'][0]:.2f} ms "
-              f"(herd {found['bare'][1]:.1f} s), ratio {ratios[-1]:.2f}", flush=True)
+        order = list(found) if round_ % 2 == 0 else list(reversed(found))
+        spent = {name: (project_round(path, args.agents, args.known) if name == "project"
+                        else baseline_round(path, args.agents, honest=name == "honest")) for name in order}
+        for name in found:
+            found[name].append(spent[name][0])
+        print(f"round {round_ + 1}: " + ", ".join(f"{name} {spent[name][0]:.2f} ms CPU/connect (herd "
+                                                  f"{spent[name][1]:.1f} s)" for name in found), flush=True)
+    median = {name: statistics.median(values) for name, values in found.items()}
+    ratios = {base: sorted(p / b for p, b in zip(found["project"], found[base], strict=True))
+              for base in ("honest", "bare")}
     print(f"\nN={args.agents}, teams of {args.team_size}, {'known' if args.known else 'new'} agents, "
-          f"{os.environ.get('DATABASE_URL') and 'PostgreSQL' or 'SQLite'}: project {statistics.median(mine):.2f} ms, "
-          f"bare {statistics.median(theirs):.2f} ms per connect; ratio {statistics.median(ratios):.2f} "
-          f"[{min(ratios):.2f}-{max(ratios):.2f}]")
-
+          f"{os.environ.get('DATABASE_URL') and 'PostgreSQL' or 'SQLite'}: "
+          + ", ".join(f"{name} {value:.2f} ms" for name, value in median.items()) + " per connect; "
+          + "; ".join(f"project/{base} {statistics.median(r):.2f} [{r[0]:.2f}-{r[-1]:.2f}]"
+                      for base, r in ratios.items()))
 
 if __name__ == "__main__":
     main()
