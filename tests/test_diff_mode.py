@@ -7,8 +7,6 @@ import time
 
 import pytest
 
-from presence_app import pacing
-
 from .clients import Rest
 from .inprocess import data_of, drain, set_status
 from .support import CHANGE_FIELDS, FAST, token, wait_for
@@ -79,20 +77,6 @@ def test_changes_of_the_next_window_come_in_the_next_batch(client, connect):
     second = wait_diffs(diff)
     assert [c["seq"] for c in first[0]["changes"]] == [1]
     assert [(c["status"], c["seq"]) for c in second[0]["changes"]] == [("online", 2)]
-
-
-def test_while_a_herd_comes_in_a_window_stretches_up_to_the_hold(client, connect):
-    diff = diff_socket(connect, 50)
-    pacing.awaiting_roster(pacing.HERD)  # as many sockets busy coming in as make a herd
-    try:
-        set_status(client, 1, "busy")
-        time.sleep(3 * WINDOW_MS / 1000)
-        assert diffs(diff) == [], "a herd is coming in: the window stays open"
-        set_status(client, 1, "away")
-    finally:
-        pacing.awaiting_roster(-pacing.HERD)
-    [batch] = wait_diffs(diff)  # the herd is in: the window closes, with the latest change of each agent
-    assert [(c["agent_id"], c["status"]) for c in batch["changes"]] == [(1, "away")]
 
 
 def test_connects_are_batched_for_diff_sockets(app, client, connect):

@@ -4,10 +4,8 @@ Diff-mode sockets get, once per PRESENCE_BATCH_MS window that had changes they c
 `presence_diff` with the latest change of each such agent. Sockets of one interest (the whole org,
 or the same teams and agents) form a group: its diff is built and encoded once, and only a
 socket whose own agent changed outside its group's interest, or whose roster was built during
-the window, gets one of its own. While a herd comes in (pacing), a window stretches up to
-pacing.HOLD_SECONDS, as v1 announcements wait: each window would otherwise send every group the few
-newcomers of its teams, many times over. Sockets that connect together with one interest share
-one roster build; the first after a quiet spell goes out at once.
+the window, gets one of its own. Sockets that connect together with one interest share one
+roster build; the first after a quiet spell goes out at once.
 """
 import itertools
 import logging
@@ -19,7 +17,7 @@ from urllib.parse import unquote
 from ..extensions import socketio
 from ..interest import Interest
 from ..keys import key
-from ..pacing import HOLD_SECONDS, awaiting_roster, herd_coming_in
+from ..pacing import awaiting_roster
 from ..schemas.base import iso_epoch
 
 log = logging.getLogger(__name__)
@@ -114,10 +112,7 @@ class Batches:
             del self.owners[(found.org, found.agent_id)]
 
     def _flush_changes(self):
-        opened = time.monotonic()
         socketio.sleep(self.window)
-        while herd_coming_in() and time.monotonic() - opened < HOLD_SECONDS:
-            socketio.sleep(self.window)
         with self.lock:
             pending, self.changes, self.flushing = self.changes, {}, False
             plan = [self._plan(org, latest) for org, latest in pending.items()]
