@@ -84,3 +84,18 @@ def test_parallel_loads_assigns_and_releases_of_one_agent_never_answer_500(url, 
     (open_chats, capacity, spare), = database.rows("SELECT open_chats, capacity, spare FROM presence")
     assert spare == capacity - open_chats and 0 <= open_chats <= capacity
     assert len(database.rows("SELECT chat_id FROM chat_assignments WHERE released_at IS NULL")) <= 4
+
+
+def test_parallel_webhook_registrations_past_the_limit_make_exactly_the_twentieth(url, database):
+    hooks = f"{url}/api/v1/webhooks/"
+    for n in range(19):
+        made = requests.post(hooks, json={"url": f"https://1.1.1.1/hook-{n}"}, headers=SERVICE, timeout=10)
+        assert made.status_code == 201, made.json()
+    for _ in range(10):  # the first rounds, with a cold process, seldom overlap (without turns 3 of 10 did not)
+        answers = at_once([("POST", hooks, {"json": {"url": f"https://1.1.1.1/late-{n}"}, "headers": SERVICE})
+                           for n in range(PARALLEL)])
+        assert sorted(status for status, _ in answers) == [201] + [403] * (PARALLEL - 1), answers
+        assert {body["error"] for status, body in answers if status == 403} == {"limit_exceeded"}
+        assert database.rows("SELECT count(*) FROM webhook_endpoints WHERE NOT deleted") == [(20,)]
+        [made] = [body for status, body in answers if status == 201]
+        assert requests.delete(f"{hooks}{made['id']}/", headers=SERVICE, timeout=10).status_code == 200
