@@ -14,7 +14,7 @@ from sqlalchemy import event  # noqa: E402
 
 # sockets is imported before any SocketIO.init_app: handlers declared while no server exists are kept
 # and bound to every server init_app creates; declared later, they would bind to one app's server only.
-from . import cli, config, errors, fanout, http, logs, metrics, notify, sockets, throttle  # noqa: E402, F401
+from . import chat_sockets, cli, config, errors, fanout, http, logs, metrics, notify, sockets, throttle  # noqa: E402, F401
 from .extensions import db, jwt, migrate, socketio  # noqa: E402
 
 DBWAIT_MARGIN_SECONDS = 0.5  # past the statement timeout, for the server's own cancel to arrive

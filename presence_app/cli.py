@@ -6,7 +6,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from .errors import AppError
-from .services import identity, reason_codes
+from .services import accounts, identity, reason_codes
 
 DEMO_AGENTS = (
     ("ana@example.com", "Ana Souza", "supervisor"),
@@ -42,7 +42,7 @@ def init_app(app):
 def create_agent(email, name, password, org, role, agent_id, teams):
     """Create an agent who can log in with POST /api/v1/auth/token."""
     try:
-        new_id = identity.create_agent(email, name, password, org=org, role=role, agent_id=agent_id, teams=teams)
+        new_id = accounts.create_agent(email, name, password, org=org, role=role, agent_id=agent_id, teams=teams)
     except AppError as exc:
         raise click.ClickException(exc.message) from None
     click.echo(f"created agent {new_id} ({email}, org {org}, role {role})")
@@ -56,7 +56,7 @@ def demo_agents():
         raise click.ClickException("demo agents exist only with APP_ENV=development")
     for email, name, role in DEMO_AGENTS:
         with contextlib.suppress(AppError):  # already there from an earlier run
-            identity.create_agent(email, name, DEMO_PASSWORD, role=role, teams=DEMO_TEAMS.get(email, ()))
+            accounts.create_agent(email, name, DEMO_PASSWORD, role=role, teams=DEMO_TEAMS.get(email, ()))
         teams = ", team " + " ".join(DEMO_TEAMS[email]) if email in DEMO_TEAMS else ""
         click.echo(f"  demo login: {email} / {DEMO_PASSWORD} ({name}, {role}{teams})")
     if not reason_codes.codes_of("default"):

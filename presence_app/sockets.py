@@ -13,14 +13,13 @@ from flask import current_app, request
 from flask_socketio import ConnectionRefusedError, join_room, leave_room
 
 from . import notify, throttle
-from .errors import Forbidden, LimitExceeded, NotFound, Unauthorized, ValidationError, to_wire, translate
+from .errors import Forbidden, NotFound, Unauthorized, ValidationError, to_wire, translate
 from .extensions import db, socketio
 from .interest import Interest, interest
 from .pacing import connecting, take_turn
 from .schemas.auth import TokenIn
 from .schemas.base import MAX_DEPTH, Empty, iso_epoch, load
 from .schemas.presence import ActivityIn, PresenceSubIn, StatusIn, SubscribeIn, SyncIn
-from .schemas.typing import ChatIn
 from .services import connections, presence, rosters, typing
 from .services.identity import Identity, decode, ensure_agent, expired, refuse_query_token
 
@@ -202,37 +201,6 @@ def client_event(name, schema=Empty):
         socketio.on(name)(run)
         return handler
     return register
-
-
-@client_event("join_chat", ChatIn)
-def on_join_chat(live, body):
-    """A console opens a chat: it joins the chat's room to see typing there."""
-    chat_id, limit = body["chat_id"], current_app.config["MAX_CHATS_PER_SOCKET"]
-    if chat_id not in live.chats and len(live.chats) >= limit:
-        raise LimitExceeded(f"a socket joins at most {limit} chats; leave one first")
-    join_room(notify.chat_room(live.identity.org, chat_id))
-    live.chats.add(chat_id)
-    return {"chat_id": chat_id, "typing": typing.in_chats(live.identity.org, [chat_id])}
-
-
-@client_event("leave_chat", ChatIn)
-def on_leave_chat(live, body):
-    """A console leaves a chat: no more typing events from it."""
-    leave_room(notify.chat_room(live.identity.org, body["chat_id"]))
-    live.chats.discard(body["chat_id"])
-    return {"chat_id": body["chat_id"]}
-
-
-@client_event("typing_start", ChatIn)
-def on_typing_start(live, body):
-    """The agent types in a chat; renewals are silent."""
-    return typing.start(live.identity, body["chat_id"])
-
-
-@client_event("typing_stop", ChatIn)
-def on_typing_stop(live, body):
-    """The agent stopped typing in a chat."""
-    return typing.stop(live.identity, body["chat_id"])
 
 
 @client_event("heartbeat")

@@ -1,7 +1,7 @@
 """REST limits count per verified identity whatever the header's spelling; by address only without one."""
 import pytest
 
-from presence_app.services import identity
+from presence_app.services import accounts
 
 from .support import token
 
@@ -72,7 +72,7 @@ def test_behind_trusted_proxies_each_client_address_has_its_login_budget(make_ap
 def test_login_is_limited_per_email_whatever_the_address(make_app):
     app = make_app(LOGIN_RATE_LIMIT="2 per minute", TRUSTED_PROXY_COUNT=1)
     with app.app_context():
-        identity.create_agent("ana@example.com", "Ana", "long-enough-pass")
+        accounts.create_agent("ana@example.com", "Ana", "long-enough-pass")
     client = app.test_client()
 
     def login(address, email, password="wrong-guess"):

@@ -45,8 +45,8 @@ def test_without_a_policy_aud_and_iss_are_not_required(client):
 
 def test_the_standalone_logins_tokens_carry_the_policy(strict):
     with strict.app_context():
-        from presence_app.services import identity
-        identity.create_agent("ana@example.com", "Ana", "long-enough-pass")
+        from presence_app.services import accounts
+        accounts.create_agent("ana@example.com", "Ana", "long-enough-pass")
     client = strict.test_client()
     login = client.post("/api/v1/auth/token", json={"email": "ana@example.com", "password": "long-enough-pass"}).json
     assert client.get(ME, headers={"Authorization": f"Bearer {login['access_token']}"}).status_code == 200

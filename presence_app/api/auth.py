@@ -5,7 +5,7 @@ from .. import throttle
 from ..openapi import documented
 from ..schemas.auth import LoginIn
 from ..schemas.base import load_json
-from ..services import identity
+from ..services import accounts
 from ..shapes.auth import TokenAnswer
 from . import bp
 
@@ -17,4 +17,4 @@ def issue_token():
     throttle.hit("login", "address", request.remote_addr or "")
     body = load_json(LoginIn, request.get_data())
     throttle.hit("login", "email", body["email"].strip().lower())
-    return identity.login(body["email"], body["password"])
+    return accounts.login(body["email"], body["password"])

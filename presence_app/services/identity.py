@@ -1,23 +1,20 @@
-"""Who is calling: token claims to identities, agent provisioning and standalone login."""
+"""Who is calling: token claims to identities, and the agents they provision (logins: accounts.py)."""
 import functools
 import re
-import secrets
 import time
 from dataclasses import dataclass
 from types import SimpleNamespace
 
 import jwt
 from flask import current_app
-from flask_jwt_extended import create_access_token
 from sqlalchemy import bindparam, delete, func, select, update
-from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..dbtime import now
-from ..errors import AgentDeactivated, Unauthorized, ValidationError
+from ..errors import AgentDeactivated, Unauthorized
 from ..extensions import db
 from ..models import ROLES, Agent, AgentTeam, Presence
 from ..schemas.base import text_problem
-from .transitions import apply, changing, finish, insert_new, prepared, take_turn
+from .transitions import apply, changing, finish, insert_new, prepared
 
 A, P, AT = Agent.__table__, Presence.__table__, AgentTeam.__table__
 
@@ -208,11 +205,12 @@ def _move_teams(identity, old):
     rows = apply(changing(mine, {"teams": teams, "teams_changed_at": now()}, "profile", previous_teams=old),
                  actor=identity.agent_id)
     if rows:
-        _set_teams(identity.org, identity.agent_id, identity.teams)
+        set_teams(identity.org, identity.agent_id, identity.teams)
     return rows
 
 
-def _set_teams(org, agent_id, teams):
+def set_teams(org, agent_id, teams):
+    """The agent's team rows, as `teams` says (in the caller's transaction)."""
     db.session.execute(delete(AT).where(AT.c.agent_id == agent_id))
     if teams:
         db.session.execute(_new_team(), [{"b_org": org, "b_team": team, "b_agent": agent_id} for team in teams])
@@ -249,64 +247,3 @@ def _rename_agent():
 @prepared
 def _rename_presence():
     return update(P).where(P.c.agent_id == bindparam("b_agent")).values(name=bindparam("b_name"))
-
-
-def _create(agent_id, org, name, role, email=None, password=None, teams=()):
-    db.session.add(Agent(id=agent_id, org=org, name=name, role=role, email=email,
-                         password_hash=generate_password_hash(password) if password else None))
-    db.session.flush()
-    db.session.add(Presence(agent_id=agent_id, org=org, name=name, teams=" ".join(teams)))
-    db.session.flush()
-    _set_teams(org, agent_id, teams)
-
-
-def create_agent(email, name, password, org="default", role="agent", agent_id=None, teams=()):
-    """Create an agent with a password for standalone login (its logins carry `teams`); return its id."""
-    if len(teams) > MAX_TEAMS or not all(isinstance(team, str) and TEAM.fullmatch(team) for team in teams):
-        raise ValidationError(f"teams must be at most {MAX_TEAMS} team ids, each 1-64 characters of "
-                              "letters, digits and _.:@+-")
-    if not ORG.fullmatch(org):
-        raise ValidationError("org must be 1-64 characters of letters, digits and _.:@+-")
-    if role not in ROLES:
-        raise ValidationError(f"role must be one of {', '.join(ROLES)}")
-    if len(password) < 8:
-        raise ValidationError("password must be at least 8 characters")
-    problem = name_problem(name)
-    if problem:
-        raise ValidationError(f"name {problem}")
-    email = email.strip().lower()
-    take_turn("agents")  # two creations at once would both read the same free email and id
-    if db.session.scalar(select(Agent.id).where(Agent.email == email)) is not None:
-        raise ValidationError(f"an agent with email {email} exists already")
-    if agent_id is None:
-        agent_id = (db.session.scalar(select(func.max(Agent.id))) or 0) + 1
-    elif db.session.get(Agent, agent_id) is not None:
-        raise ValidationError(f"agent {agent_id} exists already")
-    _create(agent_id, org, name.strip(), role, email=email, password=password, teams=tuple(sorted(set(teams))))
-    db.session.commit()
-    return agent_id
-
-
-@functools.cache
-def _dummy_hash():
-    return generate_password_hash(secrets.token_urlsafe(16))
-
-
-def login(email, password):
-    """Check a standalone login and return a signed token with its lifetime."""
-    agent = db.session.scalar(select(Agent).where(Agent.email == email.strip().lower()))
-    # Hash even for an unknown email, so the answer's timing does not tell which emails exist.
-    stored = agent.password_hash if agent is not None and agent.password_hash else _dummy_hash()
-    if not check_password_hash(stored, password) or agent is None or not agent.password_hash:
-        raise Unauthorized("wrong email or password")
-    if agent.deactivated_at is not None:
-        raise AgentDeactivated("this agent has been deactivated")
-    claims = {"name": agent.name, "org": agent.org, "role": agent.role}
-    # The teams the agent has now (a token without them would take the agent out of its teams).
-    teams = db.session.scalar(select(Presence.teams).where(Presence.agent_id == agent.id))
-    if teams:
-        claims["teams"] = teams.split()
-    token = create_access_token(identity=str(agent.id), additional_claims=claims)
-    ttl = current_app.config["JWT_ACCESS_TOKEN_EXPIRES"]
-    return {"access_token": token, "token_type": "Bearer", "expires_in": int(ttl),
-            "agent_id": agent.id, "name": agent.name, "org": agent.org, "role": agent.role}

@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from presence_app.cli import DEMO_AGENTS, DEMO_PASSWORD
-from presence_app.services import identity
+from presence_app.services import accounts
 
 from ..support import ROOT, free_port
 from .pages import ConsolePage
@@ -73,7 +73,7 @@ def agents(make_app):
     made = {}
     with app.app_context():
         for email, name, role in DEMO_AGENTS:
-            agent_id = identity.create_agent(email, name, DEMO_PASSWORD, role=role)
+            agent_id = accounts.create_agent(email, name, DEMO_PASSWORD, role=role)
             made[email.split("@")[0]] = DemoAgent(email, name, role, agent_id)
     return made
 

@@ -5,7 +5,7 @@ pages through the whole org or one team with every team's counts.
 import pytest
 
 from presence_app.cli import DEMO_PASSWORD
-from presence_app.services import identity, presence
+from presence_app.services import accounts, presence
 from presence_app.services.identity import Identity
 
 from .conftest import DemoAgent, rest
@@ -24,7 +24,7 @@ def make_agents(make_app, people):
     with app.app_context():
         for slug, (name, teams) in people.items():
             email = f"{slug}@example.com"
-            made[slug] = DemoAgent(email, name, "agent", identity.create_agent(email, name, DEMO_PASSWORD, teams=teams))
+            made[slug] = DemoAgent(email, name, "agent", accounts.create_agent(email, name, DEMO_PASSWORD, teams=teams))
     return made
 
 
